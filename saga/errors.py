@@ -1,0 +1,69 @@
+"""The framework's exceptions: one small tree under :class:`SagaError`.
+
+::
+
+    SagaError                     root; ``retriable`` says whether trying again may succeed
+     ├── ConfigError              settings missing or invalid (names the setting to fix)
+     ├── StackError               the local Kafka/PostgreSQL stack cannot start or is not up
+     ├── ContractError            an event does not fit its Avro contract
+     │    ├── EncodeError         wrong types / extra fields at produce time: nothing is written
+     │    ├── DecodeError         undecodable, truncated or trailing bytes
+     │    ├── UnknownSchemaError  fingerprint or schema id that no known schema matches
+     │    ├── PayloadTooLarge     payload over the configured cap (checked before decoding)
+     │    └── RegistryUnavailable schema registry unreachable (retriable)
+     ├── CompatibilityError       schema evolution breaks the configured compatibility rule
+     └── DefinitionError          a saga or participant definition is invalid (raised at class creation)
+
+Every error carries one message that says what went wrong and how to fix it. Callers
+that loop (relays, consumers) look at ``retriable`` instead of matching classes.
+"""
+
+from __future__ import annotations
+
+
+class SagaError(Exception):
+    """Root of every error the framework raises on purpose."""
+
+    retriable: bool = False
+
+
+class ConfigError(SagaError):
+    """A setting is missing or invalid; the message names the setting and the fix."""
+
+
+class StackError(SagaError):
+    """The local stack (Kafka broker, PostgreSQL server) cannot be started or reached."""
+
+
+class ContractError(SagaError):
+    """An event does not fit its Avro contract."""
+
+
+class EncodeError(ContractError):
+    """An event could not be encoded (wrong types, missing or extra fields)."""
+
+
+class DecodeError(ContractError):
+    """Bytes on the wire could not be decoded into an event."""
+
+
+class UnknownSchemaError(ContractError):
+    """No known schema matches the fingerprint or schema id of a payload."""
+
+
+class PayloadTooLarge(ContractError):
+    """A payload is larger than the configured cap; it was not decoded."""
+
+
+class RegistryUnavailable(ContractError):
+    """The schema registry could not be reached; retrying later may succeed."""
+
+    retriable = True
+
+
+class CompatibilityError(SagaError):
+    """A schema change breaks the configured compatibility rule."""
+
+
+class DefinitionError(SagaError):
+    """A saga or participant definition is invalid."""

@@ -1,0 +1,91 @@
+"""Typed, frozen settings read from ``SAGA_*`` environment variables.
+
+Explicit settings always win over any discovered endpoint (Docker engine, native stack).
+Secrets (the database password, SASL/SSL secrets in raw librdkafka options) never show
+in ``repr``, logs or exceptions: use :meth:`Settings.redacted_kafka_options` and
+:func:`redact_url` when printing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from saga.errors import ConfigError
+
+_SECRET_OPTION = re.compile(r"(password|secret|\.pem$|jaas|token|credentials|oauthbearer\.config)")
+REDACTED = "***"
+
+WireFormat = Literal["single-object", "confluent"]
+
+
+def is_secret_option(name: str) -> bool:
+    """True for librdkafka option names whose values must never be printed."""
+    return bool(_SECRET_OPTION.search(name.lower()))
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for display only)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # an unparsable URL: show nothing of it
+        return REDACTED
+    if parsed.password is None:
+        return parsed.render_as_string(hide_password=False)
+    return parsed.set(password=REDACTED).render_as_string(hide_password=False)
+
+
+class Settings(BaseSettings):
+    """Framework settings; every field reads ``SAGA_<FIELD>`` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SAGA_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="Kafka bootstrap servers, e.g. 127.0.0.1:9092"
+    )
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db"
+    )
+    kafka_options: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        description='raw librdkafka options as JSON, e.g. {"security.protocol": "SASL_SSL"}',
+    )
+    stack_dir: Path = Field(
+        default=Path(".saga"), description="where `saga stack` keeps data, logs, endpoints"
+    )
+    stack_backend: Literal["auto", "docker", "native"] = Field(
+        default="auto", description="auto: a Docker engine if one answers, else the native stack"
+    )
+    schema_dir: Path = Field(default=Path("avro"), description="folder of .avsc contracts")
+    wire_format: WireFormat = "single-object"
+    schema_registry_url: str | None = None
+    max_payload_bytes: int = Field(default=1_048_576, gt=0)
+
+    @field_validator("kafka_options")
+    @classmethod
+    def _option_values_are_strings(cls, value: dict[str, object]) -> dict[str, str]:
+        return {str(k): str(v) for k, v in value.items()}
+
+    def redacted_kafka_options(self) -> dict[str, str]:
+        """Raw librdkafka options safe to print: secret values replaced by ``***``."""
+        return {k: (REDACTED if is_secret_option(k) else v) for k, v in self.kafka_options.items()}
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise ConfigError(
+                "no database configured: set SAGA_DATABASE_URL or run `saga stack up`"
+            )
+        return self.database_url.get_secret_value()
+
+    def kafka_config(self, bootstrap: str, **overrides: object) -> dict[str, object]:
+        """A librdkafka config: bootstrap, then raw options (SASL/SSL...), then overrides."""
+        config: dict[str, object] = {"bootstrap.servers": bootstrap}
+        config.update(self.kafka_options)
+        config.update(overrides)
+        return config
