@@ -12,7 +12,7 @@
      │    ├── PayloadTooLarge     payload over the configured cap (checked before decoding)
      │    └── RegistryUnavailable schema registry unreachable (retriable)
      ├── CompatibilityError       schema evolution breaks the configured compatibility rule
-     └── DefinitionError          a saga or participant definition is invalid (raised at class creation)
+     └── DefinitionError          invalid saga or participant definition (raised at class creation)
 
 Every error carries one message that says what went wrong and how to fix it. Callers
 that loop (relays, consumers) look at ``retriable`` instead of matching classes.
