@@ -12,6 +12,7 @@ Every declared event is registered by name, so a consumer can find the class fro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -27,14 +28,22 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     __event_name__: ClassVar[str] = ""
+    # The Avro schema (parsed JSON) this class mirrors; None for a class with no contract.
+    __avro_schema__: ClassVar[Mapping[str, Any] | None] = None
 
-    def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
-        # `name` is consumed by __pydantic_init_subclass__, once the model is complete.
+    def __init_subclass__(
+        cls, name: str | None = None, schema: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        # `name` and `schema` are consumed by __pydantic_init_subclass__, once the model exists.
         super().__init_subclass__(**kwargs)
 
     @classmethod
-    def __pydantic_init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
+    def __pydantic_init_subclass__(
+        cls, name: str | None = None, schema: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        if schema is not None:
+            cls.__avro_schema__ = schema
         if name is None:
             if not cls.__event_name__:
                 raise DefinitionError(
@@ -55,6 +64,11 @@ class Event(BaseModel):
 def event_name(event: type[Event] | Event) -> str:
     """The Avro full name of an event class or instance."""
     return event.__event_name__
+
+
+def contract_of(event: type[Event] | Event) -> Mapping[str, Any] | None:
+    """The Avro schema an event class mirrors, or None when it has no contract in ``avro/``."""
+    return event.__avro_schema__
 
 
 def event_class(name: str) -> type[Event]:
