@@ -3,6 +3,8 @@
 The names below are the public API; everything in modules starting with ``_`` may change.
 """
 
+import logging
+
 from saga.errors import (
     CompatibilityError,
     ConfigError,
@@ -19,6 +21,9 @@ from saga.errors import (
 from saga.settings import Settings
 
 __version__ = "0.1.0"
+
+# A library never configures logging; this keeps records quiet until the application does.
+logging.getLogger("saga").addHandler(logging.NullHandler())
 
 __all__ = [
     "CompatibilityError",

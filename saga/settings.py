@@ -21,6 +21,7 @@ from saga.errors import ConfigError
 _SECRET_OPTION = re.compile(r"(password|secret|\.pem$|jaas|token|credentials|oauthbearer\.config)")
 REDACTED = "***"
 
+KafkaValue = str | int | float | bool
 WireFormat = Literal["single-object", "confluent"]
 
 
@@ -35,9 +36,7 @@ def redact_url(url: str) -> str:
         parsed = make_url(url)
     except Exception:  # an unparsable URL: show nothing of it
         return REDACTED
-    if parsed.password is None:
-        return parsed.render_as_string(hide_password=False)
-    return parsed.set(password=REDACTED).render_as_string(hide_password=False)
+    return parsed.render_as_string(hide_password=True)
 
 
 class Settings(BaseSettings):
@@ -62,6 +61,15 @@ class Settings(BaseSettings):
     stack_backend: Literal["auto", "docker", "native"] = Field(
         default="auto", description="auto: a Docker engine if one answers, else the native stack"
     )
+    stack_kafka_port: int | None = Field(
+        default=None, ge=1, le=65535, description="native broker port (default 9092, or a free one)"
+    )
+    stack_postgres_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="native PostgreSQL port (default 5432, or a free one)",
+    )
     schema_dir: Path = Field(default=Path("avro"), description="folder of .avsc contracts")
     wire_format: WireFormat = "single-object"
     schema_registry_url: str | None = None
@@ -83,9 +91,9 @@ class Settings(BaseSettings):
             )
         return self.database_url.get_secret_value()
 
-    def kafka_config(self, bootstrap: str, **overrides: object) -> dict[str, object]:
+    def kafka_config(self, bootstrap: str, **overrides: KafkaValue) -> dict[str, KafkaValue]:
         """A librdkafka config: bootstrap, then raw options (SASL/SSL...), then overrides."""
-        config: dict[str, object] = {"bootstrap.servers": bootstrap}
+        config: dict[str, KafkaValue] = {"bootstrap.servers": bootstrap}
         config.update(self.kafka_options)
         config.update(overrides)
         return config

@@ -1,0 +1,32 @@
+"""The ``saga`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from saga.cli._stack import stack_app
+from saga.errors import SagaError
+
+app = typer.Typer(
+    help="Choreography sagas over Kafka: stack, schemas, diagrams, audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack_app, name="stack")
+
+
+def main() -> None:
+    """Entry point: a framework error is one red line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except SagaError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        Console(stderr=True).print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)

