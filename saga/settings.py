@@ -70,15 +70,32 @@ class Settings(BaseSettings):
         le=65535,
         description="native PostgreSQL port (default 5432, or a free one)",
     )
-    schema_dir: Path = Field(default=Path("avro"), description="folder of .avsc contracts")
-    wire_format: WireFormat = "single-object"
-    schema_registry_url: str | None = None
-    max_payload_bytes: int = Field(default=1_048_576, gt=0)
+    schema_dir: Path = Field(
+        default=Path("avro"), description="folder of .avsc contracts (every published version)"
+    )
+    wire_format: WireFormat = Field(
+        default="single-object",
+        description="single-object: Avro single-object encoding, schemas from schema_dir; "
+        "confluent: magic byte + schema id from the schema registry",
+    )
+    schema_registry_url: SecretStr | None = Field(
+        default=None,
+        description="Confluent-compatible schema registry, e.g. http://user:pw@127.0.0.1:8081 "
+        "(Apicurio: .../apis/ccompat/v7); secret because it may hold credentials",
+    )
+    max_payload_bytes: int = Field(
+        default=1_048_576, gt=0, description="largest event payload encoded or decoded"
+    )
 
-    @field_validator("kafka_options")
+    @field_validator("kafka_options", mode="before")
     @classmethod
-    def _option_values_are_strings(cls, value: dict[str, object]) -> dict[str, str]:
-        return {str(k): str(v) for k, v in value.items()}
+    def _option_values_are_strings(cls, value: object) -> object:
+        # librdkafka takes every option as a string; JSON may carry numbers and booleans.
+        if isinstance(value, dict):
+            return {
+                str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()
+            }
+        return value
 
     def redacted_kafka_options(self) -> dict[str, str]:
         """Raw librdkafka options safe to print: secret values replaced by ``***``."""

@@ -23,7 +23,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except SagaError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         Console(stderr=True).print("aborted")

@@ -26,7 +26,7 @@ from saga.stack._endpoints import (
 stack_app = typer.Typer(
     help="Run a real Kafka broker and PostgreSQL locally.", no_args_is_help=True
 )
-out = Console()
+out = Console(soft_wrap=True)
 
 
 def _print_endpoints(endpoints: Endpoints, where: Path | None = None) -> None:

@@ -181,7 +181,6 @@ class KafkaNode:
                 str(config.resolve()),
             ],
             log=self.log,
-            cwd=self.home,
         )
 
 

@@ -75,28 +75,25 @@ def stop_process_group(pid: int, *, timeout: float = 30.0) -> None:
         raise StackError(f"process {pid} survived SIGKILL: stop it by hand (kill -9 {pid})")
 
 
-def start_detached(
-    argv: Sequence[str],
-    *,
-    log: Path,
-    cwd: Path,
-    env: dict[str, str] | None = None,
-    user: pwd.struct_passwd | None = None,
-) -> int:
-    """Start ``argv`` in its own session (so `down` can stop the whole group); return its pid."""
+def start_detached(argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None) -> int:
+    """Start ``argv`` in a session of its own (so `down` can stop the whole group); its pid.
+
+    posix_spawn rather than Popen: the server outlives this call, and a Popen object
+    dropped while its child runs would warn.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_drop_privileges(user) if user else None,
-        )
-    return proc.pid
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    return os.posix_spawn(
+        argv[0],
+        list(argv),
+        dict(os.environ if env is None else env),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log), flags, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
 
 
 def _drop_privileges(user: pwd.struct_passwd) -> Callable[[], None]:

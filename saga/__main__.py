@@ -1,0 +1,5 @@
+"""``python -m saga`` runs the command line."""
+
+from saga.cli import main
+
+main()

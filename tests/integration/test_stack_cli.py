@@ -1,0 +1,131 @@
+"""`saga stack` as a user runs it: a second stack in a temp folder, started twice, stopped
+without leftovers; and each set-up failure as one clear line with a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from saga.testing import eventually
+
+pytestmark = pytest.mark.integration
+
+SAGA = [sys.executable, "-m", "saga"]
+
+
+def run_saga(
+    *args: str, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SAGA, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def processes_under(folder: Path) -> list[str]:
+    """Command lines of live processes that mention ``folder`` (brokers, postmasters)."""
+    found = []
+    marker = str(folder.resolve()).encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker in cmdline:
+                found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
+    env["SAGA_STACK_DIR"] = str(tmp_path / "stack")
+    env["SAGA_STACK_BACKEND"] = "native"
+    yield env
+    run_saga("stack", "down", env=env)
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_up_twice_is_a_no_op_and_down_leaves_nothing(stack_env: dict[str, str]) -> None:
+    stack_dir = Path(stack_env["SAGA_STACK_DIR"])
+    first = run_saga("stack", "up", env=stack_env)
+    assert first.returncode == 0, first.stderr
+    assert "stack up" in first.stdout
+    state = (stack_dir / "endpoints.json").read_text()
+    password = (stack_dir / "postgres" / "password").read_text().strip()
+    assert password not in first.stdout + first.stderr  # secrets are never printed
+
+    second = run_saga("stack", "up", env=stack_env)
+    assert second.returncode == 0, second.stderr
+    assert "already up" in second.stdout
+    assert (stack_dir / "endpoints.json").read_text() == state  # same ports, same processes
+
+    status = run_saga("stack", "status", env=stack_env)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.count("yes") == 2
+
+    assert processes_under(stack_dir)
+    down = run_saga("stack", "down", env=stack_env)
+    assert down.returncode == 0, down.stderr
+    assert "kafka" in down.stdout
+    assert "postgres" in down.stdout
+    eventually(lambda: not processes_under(stack_dir), timeout=30, what="no stack process left")
+    after = run_saga("stack", "status", env=stack_env)
+    assert_one_line_error(after, "not up", "saga stack up")
+
+
+def test_missing_java_is_one_line_naming_the_fix(stack_env: dict[str, str]) -> None:
+    stack_env["JAVA_HOME"] = "/nonexistent/jdk"
+    done = run_saga("stack", "up", env=stack_env)
+    assert_one_line_error(done, "Java not found", "JAVA_HOME")
+    assert not processes_under(Path(stack_env["SAGA_STACK_DIR"]))
+
+
+def test_maven_unable_to_resolve_is_one_line(stack_env: dict[str, str], tmp_path: Path) -> None:
+    # A real Maven run, offline with an empty local repository: it cannot resolve the broker.
+    home = tmp_path / "home"
+    (home / ".m2").mkdir(parents=True)
+    (home / ".m2" / "settings.xml").write_text(
+        "<settings><offline>true</offline>"
+        f"<localRepository>{tmp_path / 'empty-repo'}</localRepository></settings>"
+    )
+    stack_env["HOME"] = str(home)
+    stack_env["MAVEN_OPTS"] = f"-Duser.home={home}"  # Java takes its home from passwd otherwise
+    stack_env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    done = run_saga("stack", "up", env=stack_env)
+    assert_one_line_error(done, "Maven could not resolve", "run `saga stack up` again")
+    assert not list((tmp_path / "cache").glob("saga/kafka-*/libs"))  # no half cache left
+
+
+def test_busy_port_is_one_line_and_starts_nothing(stack_env: dict[str, str]) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        stack_env["SAGA_STACK_KAFKA_PORT"] = str(port)
+        done = run_saga("stack", "up", env=stack_env)
+    assert_one_line_error(done, f"port {port} is busy", "SAGA_STACK_KAFKA_PORT")
+    stack_dir = Path(stack_env["SAGA_STACK_DIR"])
+    assert not processes_under(stack_dir)
+    assert not (stack_dir / "endpoints.json").exists()
