@@ -3,22 +3,47 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
 
 .PHONY: demo test unit lint schemas bench stack-up stack-down clean
 
 $(STAMP): pyproject.toml
+	@scripts/ensure-tools.sh
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+## demo: bring the stack up and run the example (prints what happens)
+demo: $(STAMP)
+	$(BIN)/saga stack up
+	$(BIN)/python -m services.hello
+
+## test: lint, contract checks, then unit + integration tests on a real Kafka and PostgreSQL
+test: lint schemas
+	$(BIN)/pytest tests $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check saga tests services benchmarks
 	$(BIN)/ruff format --check saga tests services benchmarks
 	$(BIN)/mypy
 
+schemas: $(STAMP)
+	$(BIN)/saga schemas check
+	$(BIN)/saga schemas generate --check
+
 unit: $(STAMP)
-	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/unit
+
+bench: $(STAMP)
+	$(BIN)/saga stack up
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+stack-up: $(STAMP)
+	$(BIN)/saga stack up
+
+stack-down: $(STAMP)
+	$(BIN)/saga stack down
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

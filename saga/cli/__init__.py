@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
+from saga.cli._schemas import schemas_app
 from saga.cli._stack import stack_app
 from saga.errors import SagaError
 
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(schemas_app, name="schemas")
 
 
 def main() -> None:

@@ -1,0 +1,102 @@
+"""`saga schemas check | generate | list`: the Avro contracts in ``avro/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from saga.codegen import generate_module
+from saga.compat import Level, check_contracts, parse_level
+from saga.schemas import load_contracts
+from saga.settings import Settings
+
+schemas_app = typer.Typer(
+    help="Check, list and generate code from the Avro event contracts.", no_args_is_help=True
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+_DIR_HELP = "contract folder (default: SAGA_SCHEMA_DIR, else ./avro)"
+DEFAULT_MODULE = Path("services/contracts/_generated.py")
+
+
+def _folder(directory: Path | None) -> Path:
+    return Settings().schema_dir if directory is None else directory
+
+
+@schemas_app.command("check")
+def check(
+    directory: Annotated[Path | None, typer.Argument(help=_DIR_HELP, show_default=False)] = None,
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level",
+            "-l",
+            help="BACKWARD, FORWARD or FULL, each optionally _TRANSITIVE; or NONE",
+        ),
+    ] = Level.BACKWARD_TRANSITIVE.value,
+) -> None:
+    """Fail (exit 1) when a contract version breaks the compatibility level."""
+    contracts = load_contracts(_folder(directory))
+    report = check_contracts(contracts, parse_level(level))
+    if not report.ok:
+        for item in report.incompatibilities:
+            err.print(f"[red]✗[/] {escape(str(item))}", soft_wrap=True)
+        err.print(
+            f"{len(report.incompatibilities)} incompatible change(s) at {report.level.value}: "
+            "publish a compatible version instead (new fields need defaults, types stay)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"[green]✓[/] {len(contracts.names())} contracts, {report.schemas} versions, "
+        f"{report.pairs} version pairs compatible at {report.level.value}"
+    )
+
+
+@schemas_app.command("generate")
+def generate(
+    directory: Annotated[Path | None, typer.Argument(help=_DIR_HELP, show_default=False)] = None,
+    output: Annotated[Path, typer.Option("--out", "-o", help="module to write")] = DEFAULT_MODULE,
+    check_only: Annotated[
+        bool,
+        typer.Option("--check", help="write nothing; exit 1 when the module is out of date"),
+    ] = False,
+) -> None:
+    """Write the pydantic event models for the latest version of every contract."""
+    folder = _folder(directory)
+    text = generate_module(load_contracts(folder))
+    current = output.read_text(encoding="utf-8") if output.exists() else None
+    if check_only:
+        if current != text:
+            err.print(
+                f"[red]✗[/] {output} is out of date with {folder}: run `saga schemas generate`"
+            )
+            raise typer.Exit(1)
+        out.print(f"[green]✓[/] {output} is up to date with {folder}")
+        return
+    if current == text:
+        out.print(f"{output} is already up to date")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    out.print(f"wrote {output}")
+
+
+@schemas_app.command("list")
+def list_contracts(
+    directory: Annotated[Path | None, typer.Argument(help=_DIR_HELP, show_default=False)] = None,
+) -> None:
+    """Every contract version: name, version, CRC-64-AVRO fingerprint (hex), file."""
+    contracts = load_contracts(_folder(directory))
+    for version in contracts:
+        out.print(
+            escape(
+                f"{version.name}  v{version.version}  {version.fingerprint.hex()}  {version.path}"
+            ),
+            soft_wrap=True,
+        )
