@@ -1,12 +1,19 @@
 """Choreography sagas over Kafka, with a PostgreSQL outbox, inbox and saga state.
 
-The names below are the public API; everything in modules starting with ``_`` may change.
+The names below are the public API (pinned by ``tests/unit/test_public_api.py``); modules
+whose names start with ``_`` may change at any time.
 """
 
 import logging
 
+from saga.choreography import ChoreographyReport, check_choreography
+from saga.compat import Level, check_contracts
+from saga.definition import COMPENSATE, Saga, Signal, Start, State, Step, transition
+from saga.diagram import mermaid
+from saga.envelope import Envelope
 from saga.errors import (
     CompatibilityError,
+    ConcurrencyError,
     ConfigError,
     ContractError,
     DecodeError,
@@ -16,8 +23,24 @@ from saga.errors import (
     RegistryUnavailable,
     SagaError,
     StackError,
+    UnknownInstanceError,
     UnknownSchemaError,
 )
+from saga.events import (
+    AvroInt,
+    AvroLong,
+    Event,
+    Record,
+    contract_of,
+    event_class,
+    event_name,
+    registered_events,
+)
+from saga.instance import HistoryEntry, Instance
+from saga.messages import Message
+from saga.participant import Context, Participant
+from saga.schemas import Contracts, SchemaVersion, load_contracts
+from saga.serde import Decoded, Encoded, Serializer
 from saga.settings import Settings
 
 __version__ = "0.1.0"
@@ -26,17 +49,51 @@ __version__ = "0.1.0"
 logging.getLogger("saga").addHandler(logging.NullHandler())
 
 __all__ = [
+    "COMPENSATE",
+    "AvroInt",
+    "AvroLong",
+    "ChoreographyReport",
     "CompatibilityError",
+    "ConcurrencyError",
     "ConfigError",
+    "Context",
     "ContractError",
+    "Contracts",
     "DecodeError",
+    "Decoded",
     "DefinitionError",
     "EncodeError",
+    "Encoded",
+    "Envelope",
+    "Event",
+    "HistoryEntry",
+    "Instance",
+    "Level",
+    "Message",
+    "Participant",
     "PayloadTooLarge",
+    "Record",
     "RegistryUnavailable",
+    "Saga",
     "SagaError",
+    "SchemaVersion",
+    "Serializer",
     "Settings",
+    "Signal",
     "StackError",
+    "Start",
+    "State",
+    "Step",
+    "UnknownInstanceError",
     "UnknownSchemaError",
     "__version__",
+    "check_choreography",
+    "check_contracts",
+    "contract_of",
+    "event_class",
+    "event_name",
+    "load_contracts",
+    "mermaid",
+    "registered_events",
+    "transition",
 ]

@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
+from saga.cli._diagram import choreography, diagram
 from saga.cli._schemas import schemas_app
 from saga.cli._stack import stack_app
 from saga.errors import SagaError
@@ -18,6 +19,8 @@ app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(schemas_app, name="schemas")
+app.command("diagram")(diagram)
+app.command("choreography")(choreography)
 
 
 def main() -> None:

@@ -1,7 +1,26 @@
-"""Test support for saga authors: pytest fixtures for a real Kafka and PostgreSQL, and
-(in ``saga.testing.harness``) an in-memory runtime with virtual time."""
+"""Test support for saga authors.
 
+- An in-memory runtime (:class:`Harness`) with virtual time, ``drain()`` and fault injection,
+  driving the same processing path as the durable runtime: unit tests in milliseconds.
+- pytest fixtures for a real Kafka and PostgreSQL (``kafka_bootstrap``, ``database_url``,
+  ``kafka_topic``, ``fresh_database_url``), registered by the package's pytest plugin.
+- :func:`eventually` to poll with a deadline instead of sleeping.
+"""
+
+from saga.testing._memory import ParkedEvent
 from saga.testing._poll import eventually
+from saga.testing._replay import recorded_history, replay
 from saga.testing._select import TestBackend, select_test_backend
+from saga.testing.harness import Faults, Harness, VirtualClock
 
-__all__ = ["TestBackend", "eventually", "select_test_backend"]
+__all__ = [
+    "Faults",
+    "Harness",
+    "ParkedEvent",
+    "TestBackend",
+    "VirtualClock",
+    "eventually",
+    "recorded_history",
+    "replay",
+    "select_test_backend",
+]

@@ -1,0 +1,323 @@
+"""Run sagas and participants together in memory, with virtual time.
+
+::
+
+    harness = Harness(sagas=[OrderSaga], participants=[inventory, payments])
+    harness.publish(OrderPlaced(order_id="o-1", amount_cents=500))
+    harness.drain()                        # deliver until nothing is left to deliver
+    assert harness.state(OrderSaga, "o-1") == "completed"
+    harness.advance(timedelta(minutes=15)) # fire the deadlines due meanwhile
+
+Every delivery goes through :mod:`saga.processing` with an in-memory unit of work, exactly
+like the durable runtime: inbox per consumer (by event id), instance saved with an
+optimistic version, history, outbox relayed to the bus after commit, deadlines. Fault
+injection (:class:`Faults`, :meth:`Harness.hold`) duplicates, reorders and delays
+deliveries so that authors can prove their handlers idempotent.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from saga._model import SagaDefinition
+from saga.definition import Saga, definition_of
+from saga.errors import ConfigError, DefinitionError, SagaError, UnknownInstanceError
+from saga.events import Event, event_name
+from saga.instance import HistoryEntry, Instance
+from saga.messages import DeadlineFired, Input, Message, SignalReceived, new_id
+from saga.participant import Participant
+from saga.processing import (
+    Handled,
+    Subscriptions,
+    handle_participant_message,
+    handle_saga_input,
+)
+from saga.testing._memory import MemoryStore, MemoryUnitOfWork, ParkedEvent
+
+SagaRef = type[Saga[Any]] | SagaDefinition
+#: Where virtual time starts unless told otherwise.
+EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+class VirtualClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime = EPOCH) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        if when < self._now:
+            raise ValueError(f"virtual time only moves forward ({when} < {self._now})")
+        self._now = when
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Random delivery faults, reproducible by ``seed`` (each a probability per delivery).
+
+    ``duplicate``: the delivery happens again later (same event id). ``reorder``: a random
+    pending delivery goes first. ``redeliver``: the delivery is dropped and redelivered
+    once the bus is otherwise quiet.
+    """
+
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    redeliver: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message on its way to one consumer (a saga or a participant)."""
+
+    consumer: SagaDefinition | Participant
+    message: Message
+
+    @property
+    def consumer_name(self) -> str:
+        return self.consumer.name
+
+
+class Harness:
+    """An in-memory runtime: bus, store, virtual clock, and the shared processing path."""
+
+    def __init__(
+        self,
+        sagas: Sequence[SagaRef] = (),
+        participants: Sequence[Participant] = (),
+        *,
+        start: datetime = EPOCH,
+        faults: Faults | None = None,
+    ) -> None:
+        self.sagas = {d.name: d for d in (definition_of(s) for s in sagas)}
+        self.participants = list(participants)
+        self.subscriptions = Subscriptions.of(self.sagas.values(), self.participants)
+        self.clock = VirtualClock(start)
+        self.store = MemoryStore()
+        self.faults = faults or Faults()
+        self._random = random.Random(self.faults.seed)  # noqa: S311  (fault injection only)
+        self.pending: list[Delivery] = []
+        self._dropped: list[Delivery] = []
+        self._held: list[Delivery] = []
+        self._hold_types: set[str] = set()
+        self._published: list[Message] = []
+        self._inputs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.deliveries = 0
+
+    # -- input -----------------------------------------------------------------------------
+
+    def publish(
+        self,
+        event: Event,
+        *,
+        correlation_id: str | None = None,
+        event_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> Message:
+        """Put an event on the bus as if another service had published it.
+
+        Publishing again with the same ``event_id`` is a redelivery (the inboxes drop it).
+        The correlation id defaults to the field a consuming saga correlates this event by.
+        """
+        message = Message(
+            event=event,
+            event_id=event_id or new_id(),
+            correlation_id=correlation_id or self._default_correlation(event),
+            causation_id=causation_id,
+        )
+        self._put(message)
+        return message
+
+    def signal(
+        self, saga: SagaRef, instance_id: str, name: str, *, signal_id: str | None = None
+    ) -> bool:
+        """Send a signal now; True when the instance's state accepted it."""
+        definition = self._saga(saga)
+        if name not in definition.signals:
+            raise DefinitionError(
+                f"saga {definition.name} declares no signal {name!r} "
+                f"(signals: {', '.join(definition.signals) or 'none'}): "
+                f"declare it on the saga, {name} = Signal()"
+            )
+        handled = self._handle(
+            definition, SignalReceived(definition.name, instance_id, name, signal_id or new_id())
+        )
+        return handled.decision is not None and not handled.decision.ignored
+
+    # -- time and delivery -----------------------------------------------------------------
+
+    def drain(self, *, limit: int = 100_000) -> int:
+        """Deliver until nothing is pending (held deliveries stay held); returns how many."""
+        delivered = 0
+        while self.pending or self._dropped:
+            if not self.pending:  # the bus is quiet: what was dropped comes back now
+                self.pending, self._dropped = self._dropped, []
+            if delivered >= limit:
+                raise SagaError(
+                    f"the bus is still busy after {limit} deliveries: sagas and participants "
+                    "keep answering each other; look for a cycle of events"
+                )
+            index = 0
+            if self.faults.reorder and self._random.random() < self.faults.reorder:
+                index = self._random.randrange(len(self.pending))
+            delivery = self.pending.pop(index)
+            if self.faults.redeliver and self._random.random() < self.faults.redeliver:
+                self._dropped.append(delivery)
+                continue
+            self.deliver(delivery)
+            delivered += 1
+            if self.faults.duplicate and self._random.random() < self.faults.duplicate:
+                self.pending.insert(self._random.randrange(len(self.pending) + 1), delivery)
+        return delivered
+
+    def deliver(self, delivery: Delivery) -> Handled:
+        """Deliver one pending delivery now (for tests that choose the order themselves)."""
+        self.deliveries += 1
+        if isinstance(delivery.consumer, Participant):
+            participant = delivery.consumer
+            return self._commit(
+                lambda uow: handle_participant_message(
+                    uow, participant, delivery.message, self.clock.now()
+                )
+            )
+        return self._handle(delivery.consumer, delivery.message)
+
+    def advance(self, delta: timedelta, *, drain: bool = True) -> None:
+        """Move the clock by ``delta``, firing each deadline at its due time.
+
+        With ``drain`` (the default) the bus is drained first and after each deadline, so
+        that what a deadline causes happens before later deadlines. ``drain=False`` lets
+        time pass while deliveries wait: a deadline then fires before a pending answer.
+        """
+        target = self.clock.now() + delta
+        if drain:
+            self.drain()
+        while (deadline := self.store.next_deadline()) is not None and deadline.due <= target:
+            self.clock.set(max(deadline.due, self.clock.now()))
+            del self.store.deadlines[deadline.deadline_id]  # claimed: it fires once
+            fired = DeadlineFired(deadline.saga, deadline.instance_id, deadline.deadline_id)
+            self._handle(self.sagas[deadline.saga], fired)
+            if drain:
+                self.drain()
+        self.clock.set(target)
+
+    def hold(self, *event_types: type[Event]) -> None:
+        """Keep deliveries of these event types aside until :meth:`release` (a late answer)."""
+        self._hold_types |= {event_name(t) for t in event_types}
+        kept = [d for d in self.pending if d.message.event_type in self._hold_types]
+        self._held.extend(kept)
+        self.pending = [d for d in self.pending if d.message.event_type not in self._hold_types]
+
+    def release(self) -> None:
+        """Put held deliveries back on the bus (after the ones pending now) and stop holding."""
+        self.pending.extend(self._held)
+        self._held = []
+        self._hold_types = set()
+
+    # -- inspection ------------------------------------------------------------------------
+
+    def instance(self, saga: SagaRef, instance_id: str) -> Instance:
+        definition = self._saga(saga)
+        instance = self.store.load(definition.name, instance_id)
+        if instance is None:
+            known = sorted(i for s, i in self.store.instances if s == definition.name)
+            raise UnknownInstanceError(
+                f"saga {definition.name} has no instance {instance_id!r} "
+                f"(instances: {', '.join(known[:10]) or 'none'})"
+            )
+        return instance
+
+    def state(self, saga: SagaRef, instance_id: str) -> str:
+        return self.instance(saga, instance_id).state
+
+    def history(self, saga: SagaRef, instance_id: str) -> list[HistoryEntry]:
+        self.instance(saga, instance_id)
+        return list(self.store.history[(self._saga(saga).name, instance_id)])
+
+    def instances(self, saga: SagaRef) -> list[Instance]:
+        name = self._saga(saga).name
+        return [
+            Instance.from_json(raw) for (s, _), raw in self.store.instances.items() if s == name
+        ]
+
+    def published(
+        self, event_type: type[Event] | None = None, *, correlation_id: str | None = None
+    ) -> list[Message]:
+        """Every message put on the bus (by tests or relayed from outboxes), oldest first."""
+        return [
+            m
+            for m in self._published
+            if (event_type is None or type(m.event) is event_type)
+            and (correlation_id is None or m.correlation_id == correlation_id)
+        ]
+
+    @property
+    def parked_events(self) -> list[ParkedEvent]:
+        return list(self.store.parked)
+
+    def recording(self, saga: SagaRef, instance_id: str) -> dict[str, Any]:
+        """The inputs an instance handled and its history, as JSON (see ``replay``)."""
+        definition = self._saga(saga)
+        return {
+            "saga": definition.name,
+            "instance_id": instance_id,
+            "inputs": list(self._inputs.get((definition.name, instance_id), [])),
+            "history": [e.to_json() for e in self.history(saga, instance_id)],
+        }
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _saga(self, saga: SagaRef) -> SagaDefinition:
+        definition = definition_of(saga)
+        if definition.name not in self.sagas:
+            raise ConfigError(
+                f"saga {definition.name} is not part of this harness: pass it in sagas=[...]"
+            )
+        return definition
+
+    def _default_correlation(self, event: Event) -> str:
+        key = event_name(event)
+        for definition in self.subscriptions.sagas.get(key, ()):
+            field = definition.correlation.get(key)
+            if field is not None:
+                return str(getattr(event, field))
+        return new_id()
+
+    def _handle(self, definition: SagaDefinition, inp: Input) -> Handled:
+        now = self.clock.now()
+        handled = self._commit(lambda uow: handle_saga_input(uow, definition, inp, now))
+        decision = handled.decision
+        if decision is not None and decision.outcome != "orphan":
+            instance_id = (
+                decision.instance.instance_id
+                if decision.instance is not None
+                else getattr(inp, "instance_id", "")
+            )
+            self._inputs.setdefault((definition.name, instance_id), []).append(
+                {"at": now.isoformat(), "input": inp.to_json()}
+            )
+        return handled
+
+    def _commit(self, work: Callable[[MemoryUnitOfWork], Handled]) -> Handled:
+        with self.store.unit_of_work() as uow:
+            handled = work(uow)
+        relayed, self.store.outbox = self.store.outbox, []
+        for message in relayed:  # the relay: committed outbox rows reach the bus
+            self._put(message)
+        return handled
+
+    def _put(self, message: Message) -> None:
+        self._published.append(message)
+        for consumer in self.subscriptions.consumers(message):
+            delivery = Delivery(consumer, message)
+            if message.event_type in self._hold_types:
+                self._held.append(delivery)
+            else:
+                self.pending.append(delivery)

@@ -1,0 +1,52 @@
+"""What the contract suite needs from a saga runtime, whatever its bus and store.
+
+The in-memory harness satisfies it as it is; the durable runtime (Kafka + PostgreSQL)
+provides an adapter and is added as a second parameter of the ``runtime`` fixture in
+``conftest.py``. The tests never touch anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from saga.definition import Saga
+from saga.events import Event
+from saga.instance import HistoryEntry, Instance
+from saga.messages import Message
+from saga.participant import Participant
+from saga.testing._memory import ParkedEvent
+
+
+class SagaRuntime(Protocol):
+    def publish(
+        self, event: Event, *, correlation_id: str | None = None, event_id: str | None = None
+    ) -> Message:
+        """Publish as an outside service would; the same ``event_id`` again is a redelivery."""
+        ...
+
+    def signal(self, saga: type[Saga[Any]], instance_id: str, name: str) -> bool: ...
+
+    def advance(self, delta: timedelta) -> None:
+        """Deliver what is pending, then let ``delta`` of time pass, firing due deadlines."""
+        ...
+
+    def drain(self) -> int:
+        """Deliver until nothing is left to deliver."""
+        ...
+
+    def instance(self, saga: type[Saga[Any]], instance_id: str) -> Instance: ...
+
+    def history(self, saga: type[Saga[Any]], instance_id: str) -> Sequence[HistoryEntry]: ...
+
+    def published(
+        self, event_type: type[Event] | None = None, *, correlation_id: str | None = None
+    ) -> list[Message]: ...
+
+    @property
+    def parked_events(self) -> list[ParkedEvent]: ...
+
+
+#: Builds a runtime running the given sagas and participants, empty.
+RuntimeFactory = Callable[[Sequence[type[Saga[Any]]], Sequence[Participant]], SagaRuntime]

@@ -1,0 +1,30 @@
+"""A saga whose events must always find their instance (policy ``error``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from saga.definition import Saga, Start, State, transition
+from saga.events import Event
+from tests.contract.shop import avro
+
+_N = "test.strict."
+
+
+class Opened(Event, name=_N + "Opened", schema=avro(_N + "Opened", ping_id="string")):
+    ping_id: str
+
+
+class Ping(Event, name=_N + "Ping", schema=avro(_N + "Ping", ping_id="string")):
+    ping_id: str
+
+
+class Pinged(BaseModel):
+    ping_id: str
+
+
+class StrictSaga(Saga[Pinged], name="test.StrictSaga", correlation="ping_id", orphans="error"):
+    start = Start(Opened, to="open")
+    open = State()
+    done = State(final="completed")
+    ping = transition(open, on=Ping, to=done)
