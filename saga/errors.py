@@ -12,7 +12,10 @@
      │    ├── PayloadTooLarge     payload over the configured cap (checked before decoding)
      │    └── RegistryUnavailable schema registry unreachable (retriable)
      ├── CompatibilityError       schema evolution breaks the configured compatibility rule
-     └── DefinitionError          invalid saga or participant definition (raised at class creation)
+     ├── DefinitionError          invalid saga, participant or event contract definition
+     ├── UnknownInstanceError     an event or signal names a saga instance that does not exist
+     ├── ConcurrencyError         another worker saved the saga instance first (retriable)
+     └── TransportError           Kafka or PostgreSQL unreachable or refusing work (retriable)
 
 Every error carries one message that says what went wrong and how to fix it. Callers
 that loop (relays, consumers) look at ``retriable`` instead of matching classes.
@@ -67,3 +70,19 @@ class CompatibilityError(SagaError):
 
 class DefinitionError(SagaError):
     """A saga or participant definition is invalid."""
+
+
+class UnknownInstanceError(SagaError):
+    """An event or signal names a saga instance that does not exist."""
+
+
+class ConcurrencyError(SagaError):
+    """Another worker saved the saga instance first; reload it and try again."""
+
+    retriable = True
+
+
+class TransportError(SagaError):
+    """Kafka or PostgreSQL could not be reached or refused the work; retrying may succeed."""
+
+    retriable = True
