@@ -24,7 +24,7 @@ test: lint schemas
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check saga tests services benchmarks
+	$(BIN)/ruff check saga tests services benchmarks migrations
 	$(BIN)/ruff format --check saga tests services benchmarks
 	$(BIN)/mypy
 

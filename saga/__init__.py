@@ -23,6 +23,7 @@ from saga.errors import (
     RegistryUnavailable,
     SagaError,
     StackError,
+    TransportError,
     UnknownInstanceError,
     UnknownSchemaError,
 )
@@ -36,12 +37,16 @@ from saga.events import (
     event_name,
     registered_events,
 )
+from saga.inbox import Inbox, InboxConsumer, cleanup_inbox, consumer_config
 from saga.instance import HistoryEntry, Instance
 from saga.messages import Message
+from saga.outbox import Outbox, OutboxEntry
 from saga.participant import Context, Participant
+from saga.relay import Lag, Relay, cleanup_outbox, discard_parked, outbox_lag, requeue_parked
 from saga.schemas import Contracts, SchemaVersion, load_contracts
 from saga.serde import Decoded, Encoded, Serializer
 from saga.settings import Settings
+from saga.tables import create_tables, upgrade_database
 
 __version__ = "0.1.0"
 
@@ -67,13 +72,19 @@ __all__ = [
     "Envelope",
     "Event",
     "HistoryEntry",
+    "Inbox",
+    "InboxConsumer",
     "Instance",
+    "Lag",
     "Level",
     "Message",
+    "Outbox",
+    "OutboxEntry",
     "Participant",
     "PayloadTooLarge",
     "Record",
     "RegistryUnavailable",
+    "Relay",
     "Saga",
     "SagaError",
     "SchemaVersion",
@@ -84,16 +95,25 @@ __all__ = [
     "Start",
     "State",
     "Step",
+    "TransportError",
     "UnknownInstanceError",
     "UnknownSchemaError",
     "__version__",
     "check_choreography",
     "check_contracts",
+    "cleanup_inbox",
+    "cleanup_outbox",
+    "consumer_config",
     "contract_of",
+    "create_tables",
+    "discard_parked",
     "event_class",
     "event_name",
     "load_contracts",
     "mermaid",
+    "outbox_lag",
     "registered_events",
+    "requeue_parked",
     "transition",
+    "upgrade_database",
 ]

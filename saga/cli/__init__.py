@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from saga.cli._diagram import choreography, diagram
+from saga.cli._relay import relay
 from saga.cli._schemas import schemas_app
 from saga.cli._stack import stack_app
 from saga.errors import SagaError
@@ -21,6 +22,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(schemas_app, name="schemas")
 app.command("diagram")(diagram)
 app.command("choreography")(choreography)
+app.command("relay")(relay)
 
 
 def main() -> None:

@@ -12,6 +12,9 @@ PUBLIC = {
     "Signal", "StackError", "Start", "State", "Step", "UnknownInstanceError",
     "UnknownSchemaError", "__version__", "check_choreography", "check_contracts", "contract_of",
     "event_class", "event_name", "load_contracts", "mermaid", "registered_events", "transition",
+    "Outbox", "OutboxEntry", "Relay", "Lag", "outbox_lag", "cleanup_outbox", "requeue_parked",
+    "discard_parked", "Inbox", "InboxConsumer", "consumer_config", "cleanup_inbox",
+    "create_tables", "upgrade_database", "TransportError",
 }  # fmt: skip
 
 TESTING = {
@@ -38,4 +41,4 @@ def test_every_error_descends_from_saga_error() -> None:
     for error in errors:
         assert issubclass(error, saga.SagaError), error
     retriable = {e.__name__ for e in errors if e.retriable}
-    assert retriable == {"RegistryUnavailable", "ConcurrencyError"}
+    assert retriable == {"RegistryUnavailable", "ConcurrencyError", "TransportError"}

@@ -1,0 +1,162 @@
+"""The relay's SQL: lane leases, reading pending rows, marking and parking them.
+
+psycopg 3 directly (no ORM on the hot path); every function runs one statement on an
+autocommit connection, so each is its own transaction and needs no cleanup after a crash.
+Times come from the database clock, so relays on hosts with skewed clocks agree on leases.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+import psycopg
+
+from saga.tables import OUTBOX_LANES
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """An outbox row waiting to be published."""
+
+    id: int
+    lane: int
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, str | bytes | None]]
+
+
+# Rows of a key wait behind a parked row of the same key: publishing them would break the
+# key's order. The anti-join is on a partial index that is empty in normal operation.
+_READ = """
+SELECT o.id, o.lane, o.topic, o.key, o.value, o.header_names, o.header_values
+FROM saga_outbox o
+WHERE o.published_at IS NULL AND o.parked_at IS NULL AND o.lane = ANY(%(lanes)s)
+  AND NOT EXISTS (
+    SELECT 1 FROM saga_outbox p
+    WHERE p.parked_at IS NOT NULL AND p.lane = o.lane AND p.key = o.key AND p.id < o.id
+  )
+ORDER BY o.id
+LIMIT %(limit)s
+"""
+
+
+def read_pending(conn: psycopg.Connection, lanes: list[int], limit: int) -> list[PendingRow]:
+    """Committed, unpublished, unparked rows of ``lanes`` in id order (at most ``limit``)."""
+    rows = conn.execute(_READ, {"lanes": lanes, "limit": limit}).fetchall()
+    return [
+        PendingRow(
+            id=row[0],
+            lane=row[1],
+            topic=row[2],
+            key=row[3],
+            value=row[4],
+            headers=list(zip(row[5], row[6], strict=True)),
+        )
+        for row in rows
+    ]
+
+
+def mark_published(conn: psycopg.Connection, ids: list[int]) -> int:
+    """Mark rows published (idempotent); returns how many changed."""
+    if not ids:
+        return 0
+    cursor = conn.execute(
+        "UPDATE saga_outbox SET published_at = now() WHERE id = ANY(%s) AND published_at IS NULL",
+        (ids,),
+    )
+    return cursor.rowcount
+
+
+def park(conn: psycopg.Connection, failures: dict[int, str]) -> None:
+    """Park rows that can never be published, with their error."""
+    if not failures:
+        return
+    ids = list(failures)
+    errors = [failures[i] for i in ids]
+    conn.execute(
+        """
+        UPDATE saga_outbox o SET parked_at = now(), error = f.error
+        FROM unnest(%s::bigint[], %s::text[]) AS f(id, error)
+        WHERE o.id = f.id AND o.published_at IS NULL
+        """,
+        (ids, errors),
+    )
+
+
+# -- lanes ---------------------------------------------------------------------------------
+
+
+def ensure_lanes(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "INSERT INTO saga_relay_lane (lane) SELECT generate_series(0, %s - 1) "
+        "ON CONFLICT (lane) DO NOTHING",
+        (OUTBOX_LANES,),
+    )
+
+
+def heartbeat(conn: psycopg.Connection, relay_id: str, ttl: timedelta) -> int:
+    """Record this relay as alive; returns how many relays are alive (itself included)."""
+    conn.execute(
+        """
+        INSERT INTO saga_relay_member (relay_id, heartbeat_until) VALUES (%s, now() + %s)
+        ON CONFLICT (relay_id) DO UPDATE SET heartbeat_until = excluded.heartbeat_until
+        """,
+        (relay_id, ttl),
+    )
+    row = conn.execute(
+        "SELECT count(*) FROM saga_relay_member WHERE heartbeat_until > now()"
+    ).fetchone()
+    return max(1, int(row[0])) if row else 1
+
+
+def fair_share(alive: int) -> int:
+    return math.ceil(OUTBOX_LANES / max(1, alive))
+
+
+def renew(conn: psycopg.Connection, relay_id: str, ttl: timedelta) -> set[int]:
+    """Extend this relay's leases; returns the lanes it still holds."""
+    rows = conn.execute(
+        "UPDATE saga_relay_lane SET lease_until = now() + %s WHERE owner = %s RETURNING lane",
+        (ttl, relay_id),
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def acquire(conn: psycopg.Connection, relay_id: str, ttl: timedelta, want: int) -> set[int]:
+    """Take up to ``want`` lanes that nobody holds or whose lease expired."""
+    if want <= 0:
+        return set()
+    rows = conn.execute(
+        """
+        UPDATE saga_relay_lane l
+        SET owner = %(me)s, lease_until = now() + %(ttl)s, epoch = l.epoch + 1
+        WHERE l.lane IN (
+            SELECT lane FROM saga_relay_lane
+            WHERE owner IS NULL OR lease_until < now()
+            ORDER BY lane LIMIT %(want)s FOR UPDATE SKIP LOCKED
+        )
+        RETURNING l.lane
+        """,
+        {"me": relay_id, "ttl": ttl, "want": want},
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def release(conn: psycopg.Connection, relay_id: str, lanes: list[int]) -> None:
+    conn.execute(
+        "UPDATE saga_relay_lane SET owner = NULL, lease_until = NULL "
+        "WHERE owner = %s AND lane = ANY(%s)",
+        (relay_id, lanes),
+    )
+
+
+def leave(conn: psycopg.Connection, relay_id: str) -> None:
+    conn.execute(
+        "UPDATE saga_relay_lane SET owner = NULL, lease_until = NULL WHERE owner = %s",
+        (relay_id,),
+    )
+    conn.execute("DELETE FROM saga_relay_member WHERE relay_id = %s", (relay_id,))
+    conn.execute("DELETE FROM saga_relay_member WHERE heartbeat_until < now() - interval '1 hour'")

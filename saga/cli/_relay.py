@@ -1,0 +1,70 @@
+"""`saga relay`: publish the outbox of one database to Kafka until stopped."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from saga.errors import ConfigError
+from saga.relay import Relay
+from saga.settings import Settings
+
+out = Console(soft_wrap=True)
+
+
+def relay(
+    name: Annotated[
+        str | None, typer.Option(help="relay name, unique per outbox (default: database name)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="rows read and published per round")] = 5000,
+    lease_seconds: Annotated[
+        float, typer.Option(help="lane lease; a dead relay's lanes move on after it")
+    ] = 10.0,
+    poll_interval: Annotated[
+        float, typer.Option(help="fallback poll when no NOTIFY arrives")
+    ] = 1.0,
+    retention_hours: Annotated[
+        float, typer.Option(help="delete published rows older than this (0: keep them)")
+    ] = 24.0,
+    lag: Annotated[bool, typer.Option("--lag", help="print the backlog and exit")] = False,
+) -> None:
+    """Relay committed outbox rows to Kafka (SAGA_DATABASE_URL, SAGA_KAFKA_BOOTSTRAP)."""
+    settings = Settings()
+    url = settings.require_database_url()
+    if not settings.kafka_bootstrap:
+        raise ConfigError(
+            'no Kafka configured: set SAGA_KAFKA_BOOTSTRAP or run `eval "$(saga stack env)"`'
+        )
+    retention = timedelta(hours=retention_hours) if retention_hours > 0 else None
+    runner = Relay(
+        url,
+        settings.kafka_bootstrap,
+        name=name,
+        settings=settings,
+        batch_size=batch_size,
+        lease_seconds=lease_seconds,
+        poll_interval=poll_interval,
+        retention=retention,
+    )
+    if lag:
+        try:
+            current = runner.lag()
+        finally:
+            runner.close()
+        out.print(
+            f"backlog {current.backlog} rows, oldest {current.oldest_seconds:.1f}s, "
+            f"parked {current.parked}"
+        )
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    out.print(f"relay {runner.relay_id} ({runner.name}) running; Ctrl-C stops it")
+    runner.run(stop)

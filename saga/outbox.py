@@ -1,0 +1,171 @@
+"""The transactional outbox: events written in the caller's business transaction.
+
+::
+
+    outbox = Outbox(Serializer(), producer="orders", topic="shop.orders")
+    with Session(engine) as session, session.begin():
+        session.add(order)
+        outbox.add(session, OrderPlaced(...), correlation_id=order.id)
+    # committed: the relay publishes the event; rolled back: it never existed
+
+:meth:`Outbox.add` encodes the event at once (a bad event raises
+:class:`~saga.errors.EncodeError` in the business transaction, never in the relay later),
+stores key, value and the envelope headers with the row, and never commits or flushes
+the session's own objects: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+from uuid import UUID
+
+from opentelemetry import trace
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from saga.envelope import Envelope
+from saga.errors import ConfigError, EncodeError
+from saga.events import Event, event_name
+from saga.serde import Encoded
+from saga.tables import lane_of, outbox_table
+
+__all__ = ["EventEncoder", "Outbox", "OutboxEntry", "current_traceparent"]
+
+_MAX_TOPIC = 249  # Kafka's limit on topic names
+
+
+class EventEncoder(Protocol):
+    """What the outbox needs from a serializer (``saga.serde.Serializer`` is one)."""
+
+    def encode(self, event: Event, envelope: Envelope) -> Encoded: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One event to write, with the envelope it travels in and, optionally, its topic."""
+
+    event: Event
+    envelope: Envelope
+    topic: str | None = None
+
+
+TopicChoice = str | Mapping[str, str] | Callable[[Event], str]
+
+
+def current_traceparent() -> str | None:
+    """W3C ``traceparent`` of the current OpenTelemetry span, if one is recording a trace."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+class Outbox:
+    """Writes events to ``saga_outbox`` inside the caller's SQLAlchemy session.
+
+    ``topic`` is one topic for every event, a mapping from event name to topic, or a
+    function of the event. ``producer`` names this service in the envelope.
+    """
+
+    def __init__(self, encoder: EventEncoder, *, producer: str, topic: TopicChoice) -> None:
+        if not producer:
+            raise ConfigError("Outbox needs producer=<name of this service> for the envelope")
+        self._encoder = encoder
+        self._producer = producer
+        self._topic = topic
+
+    def add(
+        self,
+        session: Session,
+        event: Event,
+        *,
+        correlation_id: str | UUID | None = None,
+        causation: Envelope | None = None,
+        envelope: Envelope | None = None,
+        topic: str | None = None,
+    ) -> Envelope:
+        """Write one event; returns the envelope it was stored with.
+
+        Give either ``envelope`` (built with :meth:`Envelope.new`), or ``causation`` (the
+        envelope of the event being handled: same saga, causation id set), or
+        ``correlation_id`` for the first event of a saga.
+        """
+        if envelope is None:
+            envelope = self.envelope_for(event, correlation_id=correlation_id, causation=causation)
+        elif correlation_id is not None or causation is not None:
+            raise EncodeError(
+                "pass either envelope= or correlation_id=/causation=, not both: the envelope "
+                "already names the saga"
+            )
+        return self.add_all(session, [OutboxEntry(event, envelope, topic)])[0]
+
+    def add_all(self, session: Session, entries: Iterable[OutboxEntry]) -> list[Envelope]:
+        """Write several events with one INSERT; all are encoded before anything is written."""
+        rows: list[dict[str, Any]] = []
+        stored: list[Envelope] = []
+        for entry in entries:
+            envelope = entry.envelope
+            if envelope.traceparent is None and (traceparent := current_traceparent()):
+                envelope = replace(envelope, traceparent=traceparent)
+            encoded = self._encoder.encode(entry.event, envelope)
+            rows.append(self._row(entry, encoded))
+            stored.append(encoded.envelope)
+        if rows:
+            # Core insert on the session's connection: flushes nothing of the caller's ORM
+            # objects beyond what autoflush would, and never commits.
+            session.execute(insert(outbox_table), rows)
+        return stored
+
+    def envelope_for(
+        self,
+        event: Event,
+        *,
+        correlation_id: str | UUID | None = None,
+        causation: Envelope | None = None,
+    ) -> Envelope:
+        """A new envelope for ``event`` from this service."""
+        if causation is not None:
+            if correlation_id is not None and str(correlation_id) != causation.correlation_id:
+                raise EncodeError(
+                    f"correlation_id {correlation_id!s} differs from the causing event's "
+                    f"{causation.correlation_id}: a follow-up event stays in its saga"
+                )
+            return causation.follow_up(event, producer=self._producer)
+        if correlation_id is None:
+            raise EncodeError(
+                f"{event_name(event)} needs a saga: pass correlation_id= (a new saga) or "
+                "causation=<envelope of the event being handled>"
+            )
+        return Envelope.new(event, correlation_id=correlation_id, producer=self._producer)
+
+    def _row(self, entry: OutboxEntry, encoded: Encoded) -> dict[str, Any]:
+        topic = entry.topic or self._topic_for(entry.event)
+        if not topic or len(topic) > _MAX_TOPIC:
+            raise EncodeError(f"topic {topic!r} is not a Kafka topic name (1-249 characters)")
+        names: Sequence[str] = [name for name, _ in encoded.headers]
+        return {
+            "lane": lane_of(encoded.key),
+            "topic": topic,
+            "key": encoded.key,
+            "value": encoded.value,
+            "header_names": names,
+            "header_values": [value for _, value in encoded.headers],
+            "event_id": encoded.envelope.event_id,
+            "event_type": encoded.envelope.event_type,
+        }
+
+    def _topic_for(self, event: Event) -> str:
+        choice = self._topic
+        if isinstance(choice, str):
+            return choice
+        if callable(choice):
+            return choice(event)
+        name = event_name(event)
+        try:
+            return choice[name]
+        except KeyError:
+            raise ConfigError(
+                f"no topic is configured for {name}: add it to the Outbox topic mapping"
+            ) from None

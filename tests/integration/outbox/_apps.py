@@ -1,0 +1,75 @@
+"""The relay and a consumer as processes, for tests that kill them.
+
+    python -m tests.integration.outbox._apps relay <db url> <bootstrap> [lease seconds]
+    python -m tests.integration.outbox._apps consume <db url> <bootstrap> <topic> <group>
+
+The consumer's effect: one ``effect`` row per applied event (no unique constraint, so an
+event applied twice would show as two rows). SIGTERM stops either one cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from confluent_kafka import Consumer
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from saga.inbox import InboxConsumer, consumer_config
+from saga.relay import Relay
+from saga.serde import Decoded
+from tests.integration.outbox._support import Ticked, engine_for, serializer
+
+EFFECT_DDL = (
+    "CREATE TABLE IF NOT EXISTS effect (seq bigserial PRIMARY KEY, key text NOT NULL, "
+    "n bigint NOT NULL, event_id uuid NOT NULL)"
+)
+
+
+def _stop_on_term() -> threading.Event:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def relay(url: str, bootstrap: str, lease: str = "10") -> None:
+    Relay(url, bootstrap, lease_seconds=float(lease), poll_interval=0.2).run(_stop_on_term())
+
+
+def apply_tick(session: Session, decoded: Decoded) -> None:
+    event = decoded.event
+    assert isinstance(event, Ticked)
+    session.execute(
+        text("INSERT INTO effect (key, n, event_id) VALUES (:k, :n, :e)"),
+        {"k": event.key, "n": event.n, "e": decoded.envelope.event_id},
+    )
+
+
+def consume(url: str, bootstrap: str, topic: str, group: str) -> None:
+    stop = _stop_on_term()
+    engine = engine_for(url)
+    # A short session so a killed consumer's partitions move on quickly.
+    base = {
+        "bootstrap.servers": bootstrap,
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 500,
+    }
+    consumer = Consumer(consumer_config(base, group))
+    consumer.subscribe([topic])
+    loop = InboxConsumer(
+        consumer, sessionmaker(engine), serializer(), group, apply_tick, batch_size=100
+    )
+    try:
+        loop.run(stop)
+    finally:
+        consumer.close()
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    command, *arguments = sys.argv[1:]
+    {"relay": relay, "consume": consume}[command](*arguments)

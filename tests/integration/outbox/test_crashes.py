@@ -1,0 +1,176 @@
+"""SIGKILL and SIGSTOP at named crash points; then outbox vs topic vs effects.
+
+Relay and consumer run as processes (``_apps``) and die at the exact step named by
+``SAGA_CRASH_AT``. At the end: every committed outbox row is on the topic exactly once
+(read_committed), in per-key order, and applied exactly once, in per-key order.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from saga.testing import eventually
+from tests.integration.outbox._apps import EFFECT_DDL
+from tests.integration.outbox._procs import Procs, processes
+from tests.integration.outbox._support import KeyWriter, outbox_counts, pg, read_topic
+from tests.integration.outbox.conftest import RelayFactory
+
+pytestmark = pytest.mark.integration
+
+KEYS = [f"order-{i}" for i in range(16)]
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Procs]:
+    with processes(tmp_path) as running:
+        yield running
+
+
+def write_rounds(writer: KeyWriter, rounds: int) -> None:
+    for i in range(rounds):
+        writer.write(KEYS[i % 4 :: 3])
+
+
+def died_with(proc: subprocess.Popen[bytes], sig: signal.Signals, procs: Procs) -> None:
+    code = eventually(lambda: proc.poll(), timeout=60, what="process reached its crash point")
+    assert code == -sig, procs.log_of(procs.started.index(proc))
+
+
+def assert_effects_exactly(url: str, expected: dict[str, int]) -> None:
+    with pg(url) as conn:
+        rows = conn.execute("SELECT key, n, event_id FROM effect ORDER BY seq").fetchall()
+    ids = [r[2] for r in rows]
+    assert len(ids) == len(set(ids)), "an event was applied twice"
+    applied: dict[str, list[int]] = {}
+    for key, n, _ in rows:
+        applied.setdefault(key, []).append(n)
+    assert applied == {k: list(range(c)) for k, c in expected.items()}
+
+
+def test_relay_killed_after_the_broker_acknowledged_before_marking(
+    outbox_url: str, engine: Engine, kafka_topic: str, kafka_bootstrap: str, procs: Procs
+) -> None:
+    writer = KeyWriter(engine, kafka_topic)
+    write_rounds(writer, 200)
+    total = sum(writer.next_n.values())
+    first = procs.start("relay", outbox_url, kafka_bootstrap, "3", crash_at="relay.after_commit:3")
+    died_with(first, signal.SIGKILL, procs)
+    write_rounds(writer, 50)
+    total = sum(writer.next_n.values())
+    second = procs.start("relay", outbox_url, kafka_bootstrap, "3")
+    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    procs.stop(second)
+    # The restarted relay found rows on Kafka that were never marked, and did not resend them.
+    assert re.search(r"marked [1-9]\d* rows that an earlier relay published", procs.log_of(1))
+    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+
+
+def test_relay_killed_before_its_commit_publishes_nothing_twice(
+    outbox_url: str, engine: Engine, kafka_topic: str, kafka_bootstrap: str, procs: Procs
+) -> None:
+    writer = KeyWriter(engine, kafka_topic)
+    write_rounds(writer, 100)
+    first = procs.start("relay", outbox_url, kafka_bootstrap, "3", crash_at="relay.before_commit:2")
+    died_with(first, signal.SIGKILL, procs)
+    total = sum(writer.next_n.values())
+    second = procs.start("relay", outbox_url, kafka_bootstrap, "3")
+    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    procs.stop(second)
+    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+
+
+@pytest.mark.parametrize("crash_at", ["inbox.after_db_commit:3", "inbox.in_handler:250"])
+def test_consumer_killed_applies_every_event_once(
+    crash_at: str,
+    outbox_url: str,
+    engine: Engine,
+    kafka_topic: str,
+    kafka_bootstrap: str,
+    procs: Procs,
+    running_relay: RelayFactory,
+) -> None:
+    with pg(outbox_url) as conn:
+        conn.execute(EFFECT_DDL)
+    writer = KeyWriter(engine, kafka_topic)
+    write_rounds(writer, 150)
+    running_relay(outbox_url)
+    total = sum(writer.next_n.values())
+    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    group = f"effects-{kafka_topic}"
+    args = ("consume", outbox_url, kafka_bootstrap, kafka_topic, group)
+    first = procs.start(*args, crash_at=crash_at)
+    died_with(first, signal.SIGKILL, procs)
+    with pg(outbox_url) as conn:
+        row = conn.execute("SELECT count(*) FROM effect").fetchone()
+    assert row is not None
+    assert 0 < row[0] < total, "the consumer died part-way"
+    write_rounds(writer, 30)  # more while the consumer is down
+    total = sum(writer.next_n.values())
+    second = procs.start(*args)
+
+    def applied() -> bool:
+        with pg(outbox_url) as conn:
+            row = conn.execute("SELECT count(*) FROM effect").fetchone()
+        return row is not None and row[0] >= total
+
+    eventually(applied, timeout=60, what="all applied")
+    procs.stop(second)
+    assert_effects_exactly(outbox_url, dict(writer.next_n))
+
+
+def test_a_paused_relay_cannot_publish_after_another_took_its_lanes(
+    outbox_url: str, engine: Engine, kafka_topic: str, kafka_bootstrap: str, procs: Procs
+) -> None:
+    writer = KeyWriter(engine, kafka_topic)
+    # The zombie stops itself right after a Kafka commit, before marking its rows.
+    zombie = procs.start(
+        "relay", outbox_url, kafka_bootstrap, "2", crash_at="relay.after_commit:2:stop"
+    )
+
+    def zombie_holds_all() -> bool:
+        with pg(outbox_url) as conn:
+            row = conn.execute(
+                "SELECT count(DISTINCT owner), count(*) FROM saga_relay_lane "
+                "WHERE owner IS NOT NULL"
+            ).fetchone()
+        return row == (1, 8)
+
+    eventually(zombie_holds_all, timeout=60, what="first relay holds every lane")
+    done = threading.Event()
+
+    def keep_writing() -> None:
+        for i in range(400):
+            if done.is_set():
+                return
+            writer.write(KEYS[i % 4 :: 3])
+
+    background = threading.Thread(target=keep_writing)
+    background.start()
+    eventually(lambda: zombie.poll() is None and _stopped(zombie.pid), timeout=60, what="paused")
+    other = procs.start("relay", outbox_url, kafka_bootstrap, "2")
+    background.join(60)
+    total = sum(writer.next_n.values())
+    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="taken over")
+    zombie.send_signal(signal.SIGCONT)  # it wakes up believing it still holds its lanes
+    write_rounds(writer, 100)
+    total = sum(writer.next_n.values())
+    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    procs.stop(other)
+    procs.stop(zombie)
+    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "T"
+    except FileNotFoundError:
+        return False
