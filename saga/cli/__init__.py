@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
+from saga.cli._db import db_app
 from saga.cli._diagram import choreography, diagram
 from saga.cli._relay import relay
 from saga.cli._schemas import schemas_app
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(db_app, name="db")
 app.command("diagram")(diagram)
 app.command("choreography")(choreography)
 app.command("relay")(relay)

@@ -11,9 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from saga.errors import ConfigError
+from saga.cli._db import database_errors
 from saga.relay import Relay
 from saga.settings import Settings
+from saga.stack import resolve_endpoints
 
 out = Console(soft_wrap=True)
 
@@ -36,15 +37,38 @@ def relay(
 ) -> None:
     """Relay committed outbox rows to Kafka (SAGA_DATABASE_URL, SAGA_KAFKA_BOOTSTRAP)."""
     settings = Settings()
-    url = settings.require_database_url()
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            'no Kafka configured: set SAGA_KAFKA_BOOTSTRAP or run `eval "$(saga stack env)"`'
-        )
+    # Explicit SAGA_* settings first, else the stack `saga stack up` started.
+    endpoints = resolve_endpoints(settings)
     retention = timedelta(hours=retention_hours) if retention_hours > 0 else None
+    with database_errors(endpoints.database_url):
+        _run(
+            endpoints.database_url,
+            endpoints.kafka_bootstrap,
+            settings,
+            name=name,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+            retention=retention,
+            lag=lag,
+        )
+
+
+def _run(
+    url: str,
+    bootstrap: str,
+    settings: Settings,
+    *,
+    name: str | None,
+    batch_size: int,
+    lease_seconds: float,
+    poll_interval: float,
+    retention: timedelta | None,
+    lag: bool,
+) -> None:
     runner = Relay(
         url,
-        settings.kafka_bootstrap,
+        bootstrap,
         name=name,
         settings=settings,
         batch_size=batch_size,

@@ -1,0 +1,46 @@
+"""`saga db upgrade`: create or update the framework's tables (Alembic history)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import typer
+from rich.console import Console
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from saga.errors import ConfigError, TransportError
+from saga.settings import Settings, redact_url
+from saga.stack import resolve_endpoints
+from saga.tables import upgrade_database
+
+db_app = typer.Typer(help="The framework's tables in PostgreSQL.", no_args_is_help=True)
+out = Console(soft_wrap=True)
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn a missing table or an unreachable server into one line naming the fix."""
+    try:
+        yield
+    except (psycopg.errors.UndefinedTable, ProgrammingError) as exc:
+        if "does not exist" not in str(exc):
+            raise
+        raise ConfigError(
+            f"the framework's tables are missing in {redact_url(url)}: run `saga db upgrade`"
+        ) from None
+    except (psycopg.OperationalError, OperationalError):
+        raise TransportError(
+            f"cannot reach PostgreSQL at {redact_url(url)}: run `saga stack up` "
+            "or check SAGA_DATABASE_URL"
+        ) from None
+
+
+@db_app.command()
+def upgrade(revision: str = typer.Argument("heads", help="Alembic revision to reach")) -> None:
+    """Run the framework's migrations (outbox, inbox, relay tables) up to REVISION."""
+    url = resolve_endpoints(Settings()).database_url
+    with database_errors(url):
+        upgrade_database(url, revision)
+    out.print(f"framework tables at {revision} in {redact_url(url)}")
