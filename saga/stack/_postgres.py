@@ -7,12 +7,14 @@ import importlib.util
 import os
 import secrets
 import shutil
+import signal
 from pathlib import Path
+from typing import Literal
 
 import psycopg
 
 from saga.errors import StackError
-from saga.stack._process import run_checked, unprivileged_user
+from saga.stack._process import pid_alive, run_checked, unprivileged_user, wait_until
 
 USER = "saga"
 DATABASE = "saga"
@@ -21,6 +23,8 @@ _FIX = (
     "or `apt-get install postgresql`, or point SAGA_PG_BINDIR at a folder holding initdb and pg_ctl"
 )
 # wal_level=logical keeps change-data-capture comparisons possible on the same server.
+# pg_ctl's stop modes are these signals to the postmaster.
+_STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
 _SERVER_CONF = """
 # written by `saga stack`
 listen_addresses = '127.0.0.1'
@@ -103,16 +107,20 @@ class PostgresNode:
         )
         self._ensure_database(port)
 
-    def stop(self, *, mode: str = "fast") -> None:
-        if self.running_pid() is None:
+    def stop(self, *, mode: Literal["smart", "fast", "immediate"] = "fast") -> None:
+        """Stop the server as ``pg_ctl stop -m MODE`` does: signal the postmaster, wait.
+
+        Signalling directly (we may be root, the server's owner or not) needs no access to
+        the data folder, which a 0700 parent folder could deny the server user.
+        """
+        pid = self.running_pid()
+        if pid is None or not pid_alive(pid):
             return
-        bindir = find_bindir()
-        run_checked(
-            [str(bindir / "pg_ctl"), "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.data)],
-            what="stopping PostgreSQL (pg_ctl stop)",
-            fix="see `saga stack logs postgres`",
-            user=self.user,
-        )
+        os.kill(pid, _STOP_SIGNALS[mode])
+        if not wait_until(lambda: not pid_alive(pid), timeout=60):
+            raise StackError(
+                f"PostgreSQL (pid {pid}) did not stop within 60s: see `saga stack logs postgres`"
+            )
 
     def _init(self, bindir: Path) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
