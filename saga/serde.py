@@ -98,8 +98,11 @@ class Serializer:
         self.wire_format: WireFormat = settings.wire_format
         self.max_payload_bytes = settings.max_payload_bytes
         self.contracts = load_contracts(settings.schema_dir) if contracts is None else contracts
+        # A client we create is ours to close (close()); one passed in stays the caller's.
+        self._owned_registry: SchemaRegistryClient | None = None
         if registry is None and settings.schema_registry_url is not None:
             registry = _registry.registry_client(settings.schema_registry_url.get_secret_value())
+            self._owned_registry = registry
         self._registry = (
             None
             if registry is None
@@ -113,6 +116,18 @@ class Serializer:
         self._write_plans: dict[type[Event], _WritePlan] = {}
         self._read_plans: dict[bytes, _ReadPlan] = {}
         self._readers: dict[type[Event], SchemaVersion] = {}
+
+    def close(self) -> None:
+        """Close the registry client this serializer created (safe to call twice)."""
+        if self._owned_registry is not None:
+            self._owned_registry.close()
+            self._owned_registry = None
+
+    def __enter__(self) -> Serializer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # -- encoding ---------------------------------------------------------------------------
 
