@@ -24,6 +24,7 @@ from uuid import UUID
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from saga._crashpoints import crash_point
@@ -139,9 +140,20 @@ class InboxConsumer:
         self._poll_timeout = poll_timeout
 
     def run(self, stop: threading.Event) -> None:
-        """Poll and apply until ``stop`` is set."""
+        """Poll and apply until ``stop`` is set; waits out PostgreSQL outages.
+
+        A batch that failed because the database was away is read again from Kafka once it
+        answers (events it did apply are skipped by the inbox). Handler errors propagate.
+        """
+        attempt = 0
         while not stop.is_set():
-            self.poll_once()
+            try:
+                self.poll_once()
+                attempt = 0
+            except (OperationalError, InterfaceError) as exc:
+                attempt += 1
+                _log.warning("inbox %s: database away (%s); retrying", self.inbox.group, exc)
+                stop.wait(min(2.0, 0.05 * 2 ** min(attempt, 10)))
 
     def poll_once(self) -> int:
         """One batch; returns how many events were applied (duplicates not counted)."""
@@ -167,6 +179,7 @@ class InboxConsumer:
                     applied += self._apply([message])
                 except Exception:
                     self._commit_offsets(batch[:index])
+                    self._rewind(batch[index:])
                     raise
         self._commit_offsets(batch)
         return applied
@@ -197,6 +210,21 @@ class InboxConsumer:
         if isinstance(headers, dict):
             headers = list(headers.items())
         return self._decoder.decode(value, headers)
+
+    def _rewind(self, unapplied: list[Message]) -> None:
+        """Fetch ``unapplied`` again on the next poll: the consumer has moved past them."""
+        first: dict[tuple[str, int], int] = {}
+        for message in unapplied:
+            where = (str(message.topic()), message.partition() or 0)
+            first[where] = min(first.get(where, message.offset() or 0), message.offset() or 0)
+        for (topic, partition), offset in first.items():
+            try:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:
+                # Not ours any more: the next owner starts from the committed offset.
+                _log.warning(
+                    "inbox %s: cannot rewind %s[%d]: %s", self.inbox.group, topic, partition, exc
+                )
 
     def _commit_offsets(self, batch: list[Message]) -> None:
         if not batch:

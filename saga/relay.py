@@ -222,14 +222,14 @@ class Relay:
                 try:
                     published = self.step()
                     attempt = 0
+                    if published == 0:
+                        # Inside the try: the listener's connection breaks when PostgreSQL does.
+                        self._wait(stop)
                 except (psycopg.Error, TransportError) as exc:
                     attempt += 1
                     _log.warning("relay %s: %s; starting over", self.relay_id, exc)
                     self._reset()
                     stop.wait(backoff(attempt))
-                    continue
-                if published == 0:
-                    self._wait(stop)
         finally:
             self.close()
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -162,6 +163,42 @@ class NativeStack:
                 f"Kafka exited during start-up: see `saga stack logs kafka` ({self.kafka.log})"
             )
 
+    def stop_kafka(self) -> None:
+        """Stop the broker only (SIGTERM its process group); its data and ports are kept."""
+        state = self._native_state()
+        pid = state.get("kafka_pid")
+        if pid and pid_alive(pid):
+            stop_process_group(pid)
+
+    def start_kafka(self, *, timeout: float = 120.0) -> float:
+        """Start the broker again on the ports it had; returns the seconds until it was ready.
+
+        For outage tests and operators: the data folder is reused, so topics, committed
+        offsets and transactions survive the restart.
+        """
+        started = time.monotonic()
+        state = self._native_state()
+        if pid_alive(state.get("kafka_pid")):
+            raise StackError("Kafka is still running: stop it first (`NativeStack.stop_kafka`)")
+        port = int(state["kafka_port"])
+        controller_port = _controller_port(self.kafka.home / "server.properties")
+        pid = self.kafka.start(port, controller_port)
+        state["kafka_pid"] = pid
+        write_endpoints(self.dir, endpoints_from_state(state), _bookkeeping(state))
+        self._wait_for_kafka(pid, port, deadline=started + timeout)
+        round_trip(
+            str(state["kafka_bootstrap"]),
+            {},
+            timeout=max(timeout - (time.monotonic() - started), 1.0),
+        )
+        return time.monotonic() - started
+
+    def _native_state(self) -> dict[str, Any]:
+        state = read_state(self.dir)
+        if state is None or state.get("backend") != "native":
+            raise StackError(f"no native stack in {self.dir}: run `saga stack up` first")
+        return state
+
     def down(self) -> list[str]:
         """Stop everything this stack started; returns what was stopped."""
         stopped: list[str] = []
@@ -181,6 +218,20 @@ class NativeStack:
                     (self.postgres.data / "postmaster.pid").unlink()
         remove_state(self.dir)
         return stopped
+
+
+def _bookkeeping(state: dict[str, Any]) -> dict[str, Any]:
+    """What the state file holds besides the endpoints themselves."""
+    return {
+        k: v for k, v in state.items() if k not in ("backend", "kafka_bootstrap", "database_url")
+    }
+
+
+def _controller_port(properties: Path) -> int:
+    for line in properties.read_text().splitlines():
+        if line.startswith("controller.quorum.voters="):
+            return int(line.rsplit(":", 1)[1])
+    raise StackError(f"{properties} names no controller port: run `saga stack down` then `up`")
 
 
 def _orphan_brokers(kafka_home: Path) -> list[int]:

@@ -140,3 +140,117 @@ def outbox_counts(url: str) -> tuple[int, int, int]:
         ).fetchone()
         assert row is not None
         return int(row[0]), int(row[1]), int(row[2])
+
+
+class SteadyWriter:
+    """Writes Ticked events from its own thread until stopped, through database outages.
+
+    Each thread owns its keys, so a transaction that did not commit can hand its sequence
+    numbers back. A commit that raised may still have committed (the server can commit and
+    then lose the connection): the writer asks the database, once it answers again, whether
+    the transaction's rows are there, and counts them only if they are.
+    """
+
+    def __init__(self, writer: KeyWriter, url: str, keys: list[str], *, pace: float) -> None:
+        self.writer = writer
+        self.url = url
+        self.keys = keys
+        self.pace = pace
+        self.commits = 0
+        self.failed = 0  # transactions that raised and turned out not to have committed
+        self.unsure = 0  # transactions that raised and turned out to have committed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"writer-{keys[0]}", daemon=True)
+        self.error: BaseException | None = None
+        self._abandoned = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(120)
+        assert not self._thread.is_alive(), "writer did not stop"
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        """Stop without raising what the thread met (the test failed already)."""
+        self._abandoned = True
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join(120)
+
+    def _run(self) -> None:
+        try:
+            for i in range(1_000_000):  # bounded; stopped long before
+                if self._stop.is_set():
+                    return
+                self._write_one(self.keys[i % 3 :: 2])
+                self._stop.wait(self.pace)
+        except BaseException as exc:  # surfaced by stop()
+            self.error = exc
+
+    def _write_one(self, keys: list[str]) -> None:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        before = {key: self.writer.next_n[key] for key in keys}
+        entries = self.writer.entries(keys)
+        try:
+            with Session(self.writer.engine) as session, session.begin():
+                self.writer.outbox.add_all(session, entries)
+        except (OperationalError, InterfaceError):
+            if self._committed_after_all([e.envelope.event_id for e in entries]):
+                self.unsure += 1
+                return
+            with self.writer.lock:
+                self.writer.next_n.update(before)
+            self.failed += 1
+            return
+        self.commits += 1
+
+    def _committed_after_all(self, event_ids: list[uuid.UUID]) -> bool:
+        import time
+
+        deadline = time.monotonic() + 120
+        while True:  # bounded by the deadline
+            try:
+                with pg(self.url) as conn:
+                    row = conn.execute(
+                        "SELECT count(*) FROM saga_outbox WHERE event_id = ANY(%s)", (event_ids,)
+                    ).fetchone()
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline, "the database did not come back"
+                if self._abandoned:
+                    return False
+                self._stop.wait(0.1)
+                continue
+            assert row is not None
+            assert row[0] in (0, len(event_ids)), "half a transaction"
+            return bool(row[0])
+
+
+def total_written(writer: KeyWriter) -> int:
+    with writer.lock:
+        return sum(writer.next_n.values())
+
+
+def applied_count(url: str) -> int:
+    with pg(url) as conn:
+        row = conn.execute("SELECT count(*) FROM effect").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def assert_applied_exactly(url: str, expected: dict[str, int]) -> None:
+    """Each event applied once; each key's effects 0..n-1 in the order they were applied."""
+    with pg(url) as conn:
+        rows = conn.execute("SELECT key, n, event_id FROM effect ORDER BY seq").fetchall()
+    ids = [r[2] for r in rows]
+    assert len(ids) == len(set(ids)), "an event was applied twice"
+    applied: dict[str, list[int]] = {}
+    for key, n, _ in rows:
+        applied.setdefault(key, []).append(n)
+    assert set(applied) == set(expected), "keys differ"
+    for key, count in expected.items():
+        assert applied[key] == list(range(count)), f"key {key}: {applied[key][:50]}"

@@ -1,0 +1,164 @@
+"""Outages under load: PostgreSQL crashed (``pg_ctl stop -m immediate``) and restarted.
+
+Writers keep committing outbox rows while the relay and an inbox consumer run as processes
+(``_apps``) against a private stack. Neither process is restarted: they must get through the
+outage by themselves. At the end every committed outbox row is on the topic exactly once
+(read_committed) in per-key order, and applied exactly once, in per-key order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from saga.testing import eventually
+from tests.integration.outbox._apps import EFFECT_DDL
+from tests.integration.outbox._procs import Procs, processes
+from tests.integration.outbox._support import (
+    KeyWriter,
+    SteadyWriter,
+    applied_count,
+    assert_applied_exactly,
+    outbox_counts,
+    pg,
+    read_topic,
+    total_written,
+)
+from tests.integration.outbox.conftest import PrivateStack
+
+pytestmark = pytest.mark.integration
+
+WRITERS = 2
+KEYS_PER_WRITER = 6
+PACE = 0.03  # seconds between one writer's transactions: a steady load, not a flood
+
+
+class Scene:
+    """One database and topic on the private stack, with writers, relay and consumer."""
+
+    def __init__(self, stack: PrivateStack, procs: Procs) -> None:
+        self.stack = stack
+        self.procs = procs
+        self.url = stack.new_database()
+        self.topic = stack.new_topic()
+        with pg(self.url) as conn:
+            conn.execute(EFFECT_DDL)
+        self.engine: Engine = create_engine(
+            self.url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True
+        )
+        self.writer = KeyWriter(self.engine, self.topic, pad=100)
+        self.writers = [
+            SteadyWriter(
+                self.writer,
+                self.url,
+                [f"order-{w}-{k}" for k in range(KEYS_PER_WRITER)],
+                pace=PACE,
+            )
+            for w in range(WRITERS)
+        ]
+        bootstrap = stack.bootstrap
+        self.relay = procs.start("relay", self.url, bootstrap, "6")
+        group = f"effects-{self.topic}"
+        self.consumer = procs.start("consume", self.url, bootstrap, self.topic, group)
+
+    def start_writing(self) -> None:
+        for writer in self.writers:
+            writer.start()
+
+    def stop_writing(self) -> int:
+        for writer in self.writers:
+            writer.stop()
+        return total_written(self.writer)
+
+    def assert_alive(self) -> None:
+        """Neither the relay nor the consumer died (they are never restarted here)."""
+        for proc in (self.relay, self.consumer):
+            assert proc.poll() is None, self.procs.log_of(self.procs.started.index(proc))[-3000:]
+
+    def flowing(self, beyond: int) -> None:
+        """Wait until more than ``beyond`` events were published and applied."""
+
+        def both() -> bool:
+            self.assert_alive()
+            return outbox_counts(self.url)[1] > beyond and applied_count(self.url) > beyond
+
+        eventually(both, timeout=90, interval=0.2, what=f"more than {beyond} published and applied")
+
+    def caught_up(self, total: int) -> None:
+        """Wait until all ``total`` events are published and applied."""
+
+        def done() -> bool:
+            self.assert_alive()
+            return outbox_counts(self.url)[1] == total and applied_count(self.url) >= total
+
+        try:
+            eventually(done, timeout=90, interval=0.2, what=f"all {total} published and applied")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.where()}") from None
+
+    def where(self) -> str:
+        """What a stalled run looks like: rows left per lane, events applied."""
+        with pg(self.url) as conn:
+            left = conn.execute(
+                "SELECT lane, count(*) FROM saga_outbox WHERE published_at IS NULL "
+                "GROUP BY lane ORDER BY lane"
+            ).fetchall()
+        return (
+            f"unpublished per lane {left}, applied {applied_count(self.url)}, "
+            f"topic watermarks {self.stack.watermarks(self.topic)}"
+        )
+
+    def abandon(self) -> None:
+        """After a failure: stop the writers without judging them; free the engine."""
+        for writer in self.writers:
+            writer.abandon()
+        self.engine.dispose()
+
+    def settle_and_check(self) -> None:
+        total = total_written(self.writer)
+        expected = dict(self.writer.next_n)
+        rows, _, parked = outbox_counts(self.url)
+        assert rows == total, "the outbox holds rows no writer counted as committed"
+        assert parked == 0
+        self.caught_up(total)
+        # Both got through the outage on their own: neither died nor was restarted.
+        self.assert_alive()
+        for proc in (self.relay, self.consumer):
+            assert self.procs.stop(proc) == 0
+        read_topic(self.stack.bootstrap, self.topic, expect=total).assert_exactly(expected)
+        assert_applied_exactly(self.url, expected)
+
+
+@pytest.fixture
+def scene(private_stack: PrivateStack, tmp_path: Path) -> Iterator[Scene]:
+    with processes(tmp_path) as procs:
+        made = Scene(private_stack, procs)
+        try:
+            yield made
+        finally:
+            made.abandon()
+
+
+def test_postgres_restarted_immediately_under_load(
+    private_stack: PrivateStack, scene: Scene
+) -> None:
+    scene.start_writing()
+    scene.flowing(beyond=50)
+
+    private_stack.restart_postgres()
+    after_restart = total_written(scene.writer)
+    scene.flowing(beyond=after_restart)
+    scene.stop_writing()
+    failed = sum(w.failed + w.unsure for w in scene.writers)
+    assert failed > 0, "no writer noticed the restart"
+
+    # Once more with nothing to do: the relay then sits in LISTEN and the consumer in poll.
+    total = total_written(scene.writer)
+    scene.caught_up(total)
+    private_stack.restart_postgres()
+    scene.writer.write([f"order-0-{k}" for k in range(KEYS_PER_WRITER)])
+    scene.settle_and_check()
