@@ -10,6 +10,7 @@ PostgreSQL only share the lanes out.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -74,8 +75,15 @@ class LaneProducer:
         """Fence earlier producers of this lane; raises KafkaException when Kafka is away."""
         self._producer.init_transactions(timeout)
 
-    def publish(self, rows: list[PendingRow], timeout: float) -> BatchResult:
-        """Produce ``rows`` (ascending ids, one lane) and their progress record atomically."""
+    def publish(
+        self, rows: list[PendingRow], timeout: float, unmarked: Sequence[int] = ()
+    ) -> BatchResult:
+        """Produce ``rows`` (ascending ids, one lane) and their progress record atomically.
+
+        ``unmarked`` are rows of this lane's earlier transactions that may not be marked in
+        PostgreSQL yet: the progress record lists them too, so whoever recovers the lane
+        after a crash marks them as well, even if this transaction is the last one.
+        """
         failed: dict[int, str] = {}
         delivery_errors: dict[int, str] = {}
         blocked_keys: set[bytes] = set()
@@ -106,7 +114,7 @@ class LaneProducer:
             self._producer.produce(
                 self._progress_topic,
                 key=lane_key(self.lane),
-                value=encode_ids(sent),
+                value=encode_ids(sorted([*unmarked, *sent])),
                 partition=self.lane,
             )
             crash_point("relay.before_commit")
@@ -123,7 +131,7 @@ class LaneProducer:
                     row.topic,
                     value=row.value,
                     key=row.key,
-                    headers=list(row.headers),
+                    headers=row.headers,
                     on_delivery=callback,
                 )
                 return

@@ -1,9 +1,11 @@
 """The relay's progress, kept in Kafka inside each lane's transaction.
 
 Every Kafka transaction of lane ``L`` carries, next to the events, one record on partition
-``L`` of the progress topic listing the outbox ids it publishes. The record commits or
-aborts with the events, so after any crash the last committed record of the partition says
-exactly which rows reached the topic, even if the relay died before marking them. Only the
+``L`` of the progress topic listing the outbox ids it publishes, and the ids of the lane's
+previous transaction while the relay is still marking them (it marks one batch while the
+next one is in flight). The record commits or aborts with the events, so after any crash
+the last committed record of the partition names every row that reached the topic and may
+not be marked yet; marking is idempotent, so naming a marked row again is harmless. Only the
 lane's transactional producer writes that partition, so once ``init_transactions`` has
 fenced the previous owner no transaction is open there and the partition can be read to
 its end. The topic is compacted: the last record per lane is all that is ever needed.

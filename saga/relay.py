@@ -13,10 +13,17 @@ Run it as ``saga relay`` or embed it (``Relay(...).run(stop_event)``). How it st
   calls ``init_transactions``, which fences every earlier producer of the lane: a paused
   relay that wakes up cannot commit anything any more, whatever it believes about its lease.
 * **Exactly-once publication.** Each lane transaction carries, with the events, a progress
-  record listing the outbox ids it publishes (see ``saga._relay_progress``). Rows are
-  marked in PostgreSQL after the commit; if the relay dies in between, whoever recovers the
-  lane reads the last committed progress record and marks those rows instead of publishing
-  them again. ``read_committed`` consumers therefore see each row exactly once.
+  record listing the outbox ids it publishes, plus those of the lane's previous transaction
+  while their marking may still be under way (see ``saga._relay_progress``). Rows are
+  marked in PostgreSQL only after their transaction committed; if the relay dies before,
+  whoever recovers the lane reads the last committed progress record and marks those rows
+  instead of publishing them again. ``read_committed`` consumers therefore see each row
+  exactly once.
+* **Pipelined rounds.** While the lanes run the Kafka transactions of batch N, the relay
+  marks batch N-1 and, when batch N was full, reads batch N+1 (ids above batch N's: a row
+  below them that commits late comes with a later read, at the latest in the next step). A
+  lane publishes batch N+1 only if its whole batch N committed; otherwise the rows read
+  behind it are dropped and read again, so parking and retries keep each key's order.
 * **Poison rows.** A row Kafka refuses for good (e.g. larger than the broker accepts) is
   parked with its error; later rows of the same key wait behind it (so order is never
   broken) while every other key flows. ``requeue_parked`` / ``discard_parked`` release it.
@@ -55,6 +62,8 @@ from saga.tables import OUTBOX_CHANNEL, OUTBOX_LANES
 __all__ = ["Lag", "Relay", "cleanup_outbox", "discard_parked", "outbox_lag", "requeue_parked"]
 
 _log = logging.getLogger("saga.relay")
+# Longest run of back-to-back batches in one step (lease upkeep and stop requests wait).
+_STEP_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,38 +388,76 @@ class Relay:
     # -- publication --------------------------------------------------------------------------
 
     def _publish_round(self) -> int:
+        """Publish batch after batch while batches come full and the step's time lasts.
+
+        Pipelined: while the lanes run the Kafka transactions of batch N, this thread marks
+        the rows of batch N-1 (committed on Kafka) and, if batch N was full, reads batch N+1
+        (ids above batch N's). A row is marked only after its transaction committed; until
+        its marking is known to be done, the lane's next progress record lists it again
+        (``unmarked``), so a crash at any point leaves recovery a record that names it.
+        Everything published is marked before this returns. A short batch ends the step:
+        measured, that keeps commit-to-visible latency lower than reading again at once.
+        """
+        deadline = min(time.monotonic() + _STEP_SECONDS, self._next_maintenance)
+        rows = self._read()
+        unmarked: dict[int, list[int]] = {}  # lane: committed ids, marking not done yet
+        total = 0
+        while rows:
+            # Only a full batch hints at more backlog: then read ahead while the lanes run.
+            full = len(rows) >= self._batch_size
+            by_lane: dict[int, list[store.PendingRow]] = defaultdict(list)
+            for row in rows:
+                by_lane[row.lane].append(row)
+            work = [
+                (self._lanes[lane], self._isolate(lane, lane_rows), unmarked.get(lane, []))
+                for lane, lane_rows in by_lane.items()
+            ]
+            timeout = self._kafka_timeout
+            futures = [self._pool.submit(p.publish, r, timeout, u) for p, r, u in work]
+            try:
+                self._mark([i for ids in unmarked.values() for i in ids])
+                ahead = full and time.monotonic() < deadline
+                following = self._read(after=rows[-1].id) if ahead else []
+            finally:
+                results = [f.result() for f in futures]  # never leave a lane running
+            unmarked = {}
+            parked: dict[int, str] = {}
+            clean: set[int] = set()  # lanes whose batch went through whole
+            for (producer, _, _), result in zip(work, results, strict=True):
+                self._settle(producer.lane, result)
+                parked.update(result.parked)
+                if result.outcome is Outcome.COMMITTED:
+                    unmarked[producer.lane] = result.published
+                    total += len(result.published)
+                    if len(result.published) == len(by_lane[producer.lane]):
+                        clean.add(producer.lane)
+            if parked:
+                store.park(self._conn(), parked)
+                for row_id, error in parked.items():
+                    _log.error("relay %s parked outbox row %d: %s", self.relay_id, row_id, error)
+            # A lane whose batch did not go through whole (held back behind a suspect, parked,
+            # refused, aborted, lost) must not publish rows read behind it.
+            rows = [
+                r
+                for r in following
+                if (r.lane in clean or r.lane not in by_lane)
+                and r.lane in self._lanes
+                and r.lane not in self._retry_at
+            ]
+        self._mark([i for ids in unmarked.values() for i in ids])
+        return total
+
+    def _read(self, after: int = 0) -> list[store.PendingRow]:
         now = time.monotonic()
         ready = sorted(lane for lane in self._lanes if self._retry_at.get(lane, 0.0) <= now)
         if not ready:
-            return 0
-        rows = store.read_pending(self._conn(), ready, self._batch_size)
-        if not rows:
-            return 0
-        by_lane: dict[int, list[store.PendingRow]] = defaultdict(list)
-        for row in rows:
-            by_lane[row.lane].append(row)
-        timeout = self._kafka_timeout
-        work = [
-            (self._lanes[lane], self._isolate(lane, lane_rows))
-            for lane, lane_rows in by_lane.items()
-        ]
-        if len(work) == 1:
-            results = [work[0][0].publish(work[0][1], timeout)]
-        else:
-            results = list(self._pool.map(lambda w: w[0].publish(w[1], timeout), work))
-        published: list[int] = []
-        parked: dict[int, str] = {}
-        for (producer, _), result in zip(work, results, strict=True):
-            self._settle(producer.lane, result)
-            published.extend(result.published)
-            parked.update(result.parked)
-        store.mark_published(self._conn(), published)
-        crash_point("relay.after_mark")
-        if parked:
-            store.park(self._conn(), parked)
-            for row_id, error in parked.items():
-                _log.error("relay %s parked outbox row %d: %s", self.relay_id, row_id, error)
-        return len(published)
+            return []
+        return store.read_pending(self._conn(), ready, self._batch_size, after)
+
+    def _mark(self, ids: list[int]) -> None:
+        if ids:
+            store.mark_published(self._conn(), ids)
+            crash_point("relay.after_mark")
 
     def _isolate(self, lane: int, rows: list[store.PendingRow]) -> list[store.PendingRow]:
         """Rows before the first suspect, or the first suspect alone."""
