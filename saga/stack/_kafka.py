@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import os
 import re
@@ -21,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from saga.errors import StackError
+from saga.stack._maven import resolve_cached
 from saga.stack._process import run_checked, start_detached
 
 READY_TOPIC = "__saga_stack_ready"
@@ -31,11 +31,6 @@ _quiet = logging.getLogger("saga.stack.kafka")
 
 def _resource(name: str) -> bytes:
     return (resources.files("saga.stack") / name).read_bytes()
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "saga"
 
 
 def find_java() -> str:
@@ -64,41 +59,14 @@ def find_java() -> str:
 
 def resolve_jars() -> Path:
     """Folder of the broker's jars, resolved by Maven once and cached between runs."""
-    pom = _resource("kafka-pom.xml")
-    key = hashlib.sha256(pom).hexdigest()[:12]
-    libs = cache_root() / f"kafka-{key}" / "libs"
-    if (libs / ".complete").exists():
-        return libs
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise StackError(
-            "Maven (mvn) not found; it resolves the Kafka jars: install it "
-            "(e.g. `apt-get install maven`)"
-        )
-    work = libs.parent
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "pom.xml").write_bytes(pom)
-    staging = work / f"libs.{os.getpid()}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    run_checked(
-        [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(work / "pom.xml"),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={staging}",
-            "-DincludeScope=runtime",
-        ],
-        what="Maven could not resolve the Kafka broker jars (org.apache.kafka:kafka_2.13)",
+    return resolve_cached(
+        _resource("kafka-pom.xml"),
+        "kafka",
+        ["dependency:copy-dependencies", "-DincludeScope=runtime"],
+        what="the Kafka broker jars (org.apache.kafka:kafka_2.13)",
         fix="check that Maven Central (or your ~/.m2/settings.xml mirror) is reachable, "
         "then run `saga stack up` again",
     )
-    (staging / ".complete").touch()
-    shutil.rmtree(libs, ignore_errors=True)
-    staging.rename(libs)  # a crash mid-download never leaves a half cache behind
-    return libs
 
 
 def new_cluster_id() -> str:

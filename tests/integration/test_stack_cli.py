@@ -115,7 +115,7 @@ def test_maven_unable_to_resolve_is_one_line(stack_env: dict[str, str], tmp_path
     stack_env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     done = run_saga("stack", "up", env=stack_env)
     assert_one_line_error(done, "Maven could not resolve", "run `saga stack up` again")
-    assert not list((tmp_path / "cache").glob("saga/kafka-*/libs"))  # no half cache left
+    assert not list((tmp_path / "cache").glob("saga/kafka-*/out"))  # no half cache left
 
 
 def test_busy_port_is_one_line_and_starts_nothing(stack_env: dict[str, str]) -> None:

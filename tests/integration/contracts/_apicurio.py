@@ -8,10 +8,7 @@ which lets tests see what the registry was asked, not only what our client meant
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import shutil
 import tarfile
 import time
 import urllib.error
@@ -21,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from saga.errors import StackError
-from saga.stack._kafka import cache_root, find_java
+from saga.stack._kafka import find_java
+from saga.stack._maven import resolve_cached
 from saga.stack._process import (
     any_free_port,
     pid_alive,
-    run_checked,
     start_detached,
     stop_process_group,
 )
@@ -41,54 +38,26 @@ _REQUEST_COUNT = re.compile(
 )
 
 
-def resolve_registry() -> Path:
-    """Folder of the unpacked registry distribution, resolved by Maven once and cached."""
-    pom = POM.read_bytes()
-    key = hashlib.sha256(pom).hexdigest()[:12]
-    work = cache_root() / f"apicurio-{key}"
-    dist = work / "dist"
-    if (dist / ".complete").exists():
-        return dist
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise StackError(
-            "Maven (mvn) not found; it resolves Apicurio Registry: install it "
-            "(e.g. `apt-get install maven`)"
-        )
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "pom.xml").write_bytes(pom)
-    download = work / f"download.{os.getpid()}.tmp"
-    staging = work / f"dist.{os.getpid()}.tmp"
-    shutil.rmtree(download, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    run_checked(
-        [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(work / "pom.xml"),
-            "dependency:copy",
-            f"-DoutputDirectory={download}",
-        ],
-        what="Maven could not resolve Apicurio Registry (io.apicurio:apicurio-registry-app)",
-        fix="check that Maven Central (or your ~/.m2/settings.xml mirror) is reachable",
-    )
-    archives = list(download.glob("*.tar.gz"))
+def _unpack(staging: Path) -> None:
+    # Python's tarfile, not the dependency plugin: its unpacker cut a long jar name short.
+    archives = list(staging.glob("*.tar.gz"))
     if len(archives) != 1:
-        raise StackError(f"expected one registry archive in {download}, found {archives}")
+        raise StackError(f"expected one registry archive in {staging}, found {archives}")
     with tarfile.open(archives[0]) as archive:
         archive.extractall(staging, filter="data")
-    shutil.rmtree(download)
-    (staging / ".complete").touch()
-    shutil.rmtree(dist, ignore_errors=True)
-    try:
-        staging.rename(dist)  # a crash mid-download never leaves a half cache behind
-    except OSError:
-        if not (dist / ".complete").exists():
-            raise
-        shutil.rmtree(staging)  # another session finished the same download first
-    return dist
+    archives[0].unlink()
+
+
+def resolve_registry() -> Path:
+    """Folder of the unpacked registry distribution, resolved by Maven once and cached."""
+    return resolve_cached(
+        POM.read_bytes(),
+        "apicurio",
+        ["dependency:copy"],
+        what="Apicurio Registry (io.apicurio:apicurio-registry-app)",
+        fix="check that Maven Central (or your ~/.m2/settings.xml mirror) is reachable",
+        finish=_unpack,
+    )
 
 
 @dataclass(frozen=True)
