@@ -111,14 +111,12 @@ class NativeStack:
             setting="SAGA_STACK_POSTGRES_PORT",
             taken=taken,
         )
-        taken.add(pg_port)
         kafka_port = choose_port(
             s.stack_kafka_port or 9092,
             explicit=s.stack_kafka_port is not None,
             setting="SAGA_STACK_KAFKA_PORT",
             taken=taken,
         )
-        taken.add(kafka_port)
         controller_port = choose_port(
             kafka_port + 1, explicit=False, setting="SAGA_STACK_KAFKA_PORT", taken=taken
         )

@@ -33,15 +33,16 @@ def any_free_port(host: str = "127.0.0.1") -> int:
 
 
 def choose_port(preferred: int, *, explicit: bool, setting: str, taken: set[int]) -> int:
-    """The preferred port if free; another free one unless the user asked for this one."""
-    if preferred not in taken and port_is_free(preferred):
-        return preferred
-    if explicit:
-        raise StackError(f"port {preferred} is busy: free it or choose another one with {setting}")
-    while True:
-        port = any_free_port()
-        if port not in taken:
-            return port
+    """The preferred port if free, else another free one unless the user asked for this one;
+    the port chosen is added to ``taken``."""
+    port = preferred
+    if port in taken or not port_is_free(port):
+        if explicit:
+            raise StackError(f"port {port} is busy: free it or choose another one with {setting}")
+        while port in taken or not port_is_free(port):
+            port = any_free_port()
+    taken.add(port)
+    return port
 
 
 def pid_alive(pid: int | None) -> bool:

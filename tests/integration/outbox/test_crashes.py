@@ -20,7 +20,13 @@ from sqlalchemy.engine import Engine
 from saga.testing import eventually
 from tests.integration.outbox._apps import EFFECT_DDL
 from tests.integration.outbox._procs import Procs, processes
-from tests.integration.outbox._support import KeyWriter, outbox_counts, pg, read_topic
+from tests.integration.outbox._support import (
+    KeyWriter,
+    assert_applied_exactly,
+    outbox_counts,
+    pg,
+    read_topic,
+)
 from tests.integration.outbox.conftest import RelayFactory
 
 pytestmark = pytest.mark.integration
@@ -42,17 +48,6 @@ def write_rounds(writer: KeyWriter, rounds: int) -> None:
 def died_with(proc: subprocess.Popen[bytes], sig: signal.Signals, procs: Procs) -> None:
     code = eventually(lambda: proc.poll(), timeout=60, what="process reached its crash point")
     assert code == -sig, procs.log_of(procs.started.index(proc))
-
-
-def assert_effects_exactly(url: str, expected: dict[str, int]) -> None:
-    with pg(url) as conn:
-        rows = conn.execute("SELECT key, n, event_id FROM effect ORDER BY seq").fetchall()
-    ids = [r[2] for r in rows]
-    assert len(ids) == len(set(ids)), "an event was applied twice"
-    applied: dict[str, list[int]] = {}
-    for key, n, _ in rows:
-        applied.setdefault(key, []).append(n)
-    assert applied == {k: list(range(c)) for k, c in expected.items()}
 
 
 def test_relay_killed_after_the_broker_acknowledged_before_marking(
@@ -123,7 +118,7 @@ def test_consumer_killed_applies_every_event_once(
 
     eventually(applied, timeout=60, what="all applied")
     procs.stop(second)
-    assert_effects_exactly(outbox_url, dict(writer.next_n))
+    assert_applied_exactly(outbox_url, dict(writer.next_n))
 
 
 def test_a_paused_relay_cannot_publish_after_another_took_its_lanes(
