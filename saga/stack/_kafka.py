@@ -70,7 +70,15 @@ def resolve_jars() -> Path:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random Kafka cluster id (base64url of 16 bytes, as Kafka's ``Uuid`` prints it).
+
+    One that starts with '-' is drawn again, as Kafka's own ``Uuid.randomUuid`` does: the
+    storage tool would read it as an option and fail.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
