@@ -41,54 +41,29 @@ def relay(
     endpoints = resolve_endpoints(settings)
     retention = timedelta(hours=retention_hours) if retention_hours > 0 else None
     with database_errors(endpoints.database_url):
-        _run(
+        runner = Relay(
             endpoints.database_url,
             endpoints.kafka_bootstrap,
-            settings,
             name=name,
+            settings=settings,
             batch_size=batch_size,
             lease_seconds=lease_seconds,
             poll_interval=poll_interval,
             retention=retention,
-            lag=lag,
         )
-
-
-def _run(
-    url: str,
-    bootstrap: str,
-    settings: Settings,
-    *,
-    name: str | None,
-    batch_size: int,
-    lease_seconds: float,
-    poll_interval: float,
-    retention: timedelta | None,
-    lag: bool,
-) -> None:
-    runner = Relay(
-        url,
-        bootstrap,
-        name=name,
-        settings=settings,
-        batch_size=batch_size,
-        lease_seconds=lease_seconds,
-        poll_interval=poll_interval,
-        retention=retention,
-    )
-    if lag:
-        try:
-            current = runner.lag()
-        finally:
-            runner.close()
-        out.print(
-            f"backlog {current.backlog} rows, oldest {current.oldest_seconds:.1f}s, "
-            f"parked {current.parked}"
-        )
-        return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    out.print(f"relay {runner.relay_id} ({runner.name}) running; Ctrl-C stops it")
-    runner.run(stop)
+        if lag:
+            try:
+                current = runner.lag()
+            finally:
+                runner.close()
+            out.print(
+                f"backlog {current.backlog} rows, oldest {current.oldest_seconds:.1f}s, "
+                f"parked {current.parked}"
+            )
+            return
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        out.print(f"relay {runner.relay_id} ({runner.name}) running; Ctrl-C stops it")
+        runner.run(stop)
