@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 __all__ = ["crash_point"]
@@ -38,13 +39,16 @@ def _parse(spec: str) -> tuple[str, int, signal.Signals]:
 
 def _armed(name: str, count: int, chosen: signal.Signals) -> Callable[[str], None]:
     hits = 0
+    lock = threading.Lock()  # relay lanes pass their points from several threads
 
     def crash_point(point: str) -> None:
         nonlocal hits
         if point != name:
             return
-        hits += 1
-        if hits == count:
+        with lock:
+            hits += 1
+            reached = hits == count
+        if reached:
             sys.stdout.flush()
             sys.stderr.flush()
             os.kill(os.getpid(), chosen)

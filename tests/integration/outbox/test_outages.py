@@ -1,4 +1,4 @@
-"""Outages under load: PostgreSQL crashed (``pg_ctl stop -m immediate``) and restarted.
+"""Outages under load: the broker stopped for a while; PostgreSQL crashed and restarted.
 
 Writers keep committing outbox rows while the relay and an inbox consumer run as processes
 (``_apps``) against a private stack. Neither process is restarted: they must get through the
@@ -8,6 +8,7 @@ outage by themselves. At the end every committed outbox row is on the topic exac
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from tests.integration.outbox.conftest import PrivateStack
 
 pytestmark = pytest.mark.integration
 
+BROKER_DOWN_SECONDS = 25
 WRITERS = 2
 KEYS_PER_WRITER = 6
 PACE = 0.03  # seconds between one writer's transactions: a steady load, not a flood
@@ -107,9 +109,13 @@ class Scene:
                 "SELECT lane, count(*) FROM saga_outbox WHERE published_at IS NULL "
                 "GROUP BY lane ORDER BY lane"
             ).fetchall()
+        logs = "\n".join(
+            f"--- {name} log, last lines:\n{self.procs.log_of(index)[-2500:]}"
+            for index, name in enumerate(("relay", "consumer"))
+        )
         return (
             f"unpublished per lane {left}, applied {applied_count(self.url)}, "
-            f"topic watermarks {self.stack.watermarks(self.topic)}"
+            f"topic watermarks {self.stack.watermarks(self.topic)}\n{logs}"
         )
 
     def abandon(self) -> None:
@@ -141,6 +147,32 @@ def scene(private_stack: PrivateStack, tmp_path: Path) -> Iterator[Scene]:
             yield made
         finally:
             made.abandon()
+
+
+def test_broker_stopped_while_writers_commit(private_stack: PrivateStack, scene: Scene) -> None:
+    scene.start_writing()
+    scene.flowing(beyond=50)
+
+    private_stack.stack.stop_kafka()
+    at_stop = total_written(scene.writer)
+    down_since = time.monotonic()
+
+    def outage_over() -> bool:
+        # The outage lasts its full length, and the writers must keep committing through it.
+        return (
+            time.monotonic() - down_since >= BROKER_DOWN_SECONDS
+            and total_written(scene.writer) - at_stop > 100
+        )
+
+    eventually(outage_over, timeout=BROKER_DOWN_SECONDS + 30, interval=0.5, what="outage")
+    during = total_written(scene.writer) - at_stop
+    backlog = total_written(scene.writer) - outbox_counts(scene.url)[1]
+    assert backlog >= during, "rows counted as published while no broker was there"
+
+    private_stack.stack.start_kafka()
+    scene.flowing(beyond=at_stop + during)  # still writing while the relay finds the broker
+    scene.stop_writing()
+    scene.settle_and_check()
 
 
 def test_postgres_restarted_immediately_under_load(
