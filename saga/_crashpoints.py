@@ -7,13 +7,14 @@ Without the variable, :func:`crash_point` is a function that does nothing.
 
 Points in the framework:
 
-=========================  ==========================================================
-``relay.before_commit``    records produced in the lane's Kafka transaction, not committed
-``relay.after_commit``     Kafka transaction committed (broker acknowledged), rows not marked
-``relay.after_mark``       rows marked published in PostgreSQL
-``inbox.in_handler``       inside the consumer's database transaction, before a handler runs
-``inbox.after_db_commit``  database transaction committed, Kafka offsets not yet committed
-=========================  ==========================================================
+===========================  ==================================================================
+``relay.before_commit``      records produced in the lane's Kafka transaction, not committed
+``relay.after_commit``       Kafka transaction committed (broker acknowledged), rows not marked
+``relay.after_mark``         rows marked published in PostgreSQL
+``inbox.in_handler``         inside the consumer's database transaction, before a handler runs
+``inbox.after_db_commit``    database transaction committed, Kafka offsets not yet committed
+``inbox.after_dead_letter``  dead letters committed in PostgreSQL, Kafka offsets not committed
+===========================  ==================================================================
 """
 
 from __future__ import annotations

@@ -8,34 +8,85 @@ batch is delivered again and skipped; a crash after it loses nothing.
 
 :class:`InboxConsumer` runs that loop for a confluent-kafka ``Consumer``: one database
 transaction per polled batch, handlers called in partition order with the caller's
-``Session``. Rows older than the longest possible redelivery delay can go
-(:func:`cleanup_inbox`); keep them longer than any consumer can stay down.
+``Session``.
+
+**Dead letters** (opt-in: ``dead_letter_topic=``). An event whose handler still fails after
+``attempts`` tries, or whose message cannot be decoded (a :class:`~saga.errors.ContractError`
+fails the same way every time: no retries), is written to the outbox for the dead-letter
+topic in the transaction that claims its event id in the inbox: original key, value and
+headers, plus ``dead-letter-error`` (exception type and message, at most 1 KiB),
+``dead-letter-source`` (``topic[partition]@offset``) and ``dead-letter-group``. The relay
+publishes it exactly once, a redelivery is skipped by the inbox, and the partition moves
+on. A message whose envelope cannot be read is claimed under :func:`dead_letter_id`; a
+missing key or value is stored as empty bytes. Outages are never dead-lettered: a database
+that is away (SQLAlchemy ``OperationalError`` / ``InterfaceError``) is waited for, and a
+retriable :class:`~saga.errors.SagaError` propagates. Without a dead-letter topic, a
+failing event stops the consumer, after the offsets of the events before it are committed.
+
+**Retention.** :meth:`InboxConsumer.run` deletes its own group's rows older than
+``retention`` (default 7 days) every ``cleanup_interval`` seconds, in short transactions of
+its own between batches. Keep ``retention`` longer than any consumer can stay down: an
+event redelivered after its row is gone is applied again. :func:`cleanup_inbox` deletes one
+chunk, for schedules of your own.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from saga._crashpoints import crash_point
-from saga.envelope import Headers
-from saga.errors import ConfigError, DecodeError, TransportError
+from saga._dead_letter import (
+    DEAD_LETTER_ERROR,
+    DEAD_LETTER_GROUP,
+    DEAD_LETTER_SOURCE,
+    dead_letter_headers,
+    dead_letter_id,
+    error_text,
+)
+from saga.envelope import Envelope, Headers
+from saga.errors import ConfigError, ContractError, DecodeError, SagaError, TransportError
+from saga.outbox import outbox_row
 from saga.serde import Decoded
-from saga.tables import inbox_table
+from saga.tables import inbox_table, outbox_table
 
-__all__ = ["EventDecoder", "Handler", "Inbox", "InboxConsumer", "cleanup_inbox", "consumer_config"]
+__all__ = [
+    "DEAD_LETTER_ERROR",
+    "DEAD_LETTER_GROUP",
+    "DEAD_LETTER_SOURCE",
+    "EventDecoder",
+    "Handler",
+    "Inbox",
+    "InboxConsumer",
+    "cleanup_inbox",
+    "consumer_config",
+    "dead_letter_headers",
+    "dead_letter_id",
+]
 
 _log = logging.getLogger("saga.inbox")
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+# Retention deletes at most _CLEANUP_ROUNDS chunks between two batches.
+_CLEANUP_CHUNK = 5_000
+_CLEANUP_ROUNDS = 4
+
+_Where = tuple[str, int, int]  # topic, partition, offset
 
 
 class EventDecoder(Protocol):
@@ -111,13 +162,59 @@ def consumer_config(base: dict[str, Any], group: str) -> dict[str, Any]:
     }
 
 
+def _where(message: Message) -> _Where:
+    return str(message.topic()), message.partition() or 0, message.offset() or 0
+
+
+def _source(message: Message) -> str:
+    topic, partition, offset = _where(message)
+    return f"{topic}[{partition}]@{offset}"
+
+
+def _headers_of(message: Message) -> list[tuple[str, bytes | str | None]]:
+    headers = message.headers()
+    if headers is None:
+        return []
+    if isinstance(headers, dict):
+        return list(headers.items())
+    return list(headers)
+
+
+def _outage(error: Exception) -> bool:
+    """Never dead-lettered: waiting for the database or a retriable dependency helps."""
+    return isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, SagaError) and error.retriable
+    )
+
+
+class _Failure(NamedTuple):
+    error: Exception
+    tries: int
+    undecodable: bool = False
+
+
+_NO_FAILURES: Mapping[_Where, _Failure] = MappingProxyType({})
+
+
+class _Item(NamedTuple):
+    """A polled message ready to apply: its event, or the failure that dead-letters it."""
+
+    message: Message
+    event_id: UUID
+    decoded: Decoded | None
+    failure: _Failure | None
+
+
 class InboxConsumer:
     """Polls batches, applies each new event once in one transaction, then commits offsets.
 
     ``consumer`` must be built with :func:`consumer_config` (or the same options) and
     already subscribed. A handler error rolls the batch back; the batch is then replayed one
-    event per transaction so the events before the failing one are kept, and the error is
-    raised with the offsets of the applied events committed.
+    event per transaction so the events before the failing one are kept. Without
+    ``dead_letter_topic`` the error is then raised with the offsets of the applied events
+    committed; with it, the event is tried up to ``attempts`` times in all and then written
+    to the dead-letter topic through the outbox (see the module docstring), and the
+    consumer goes on. ``retention=None`` turns the inbox cleanup of :meth:`run` off.
     """
 
     def __init__(
@@ -130,7 +227,12 @@ class InboxConsumer:
         *,
         batch_size: int = 500,
         poll_timeout: float = 1.0,
+        dead_letter_topic: str | None = None,
+        attempts: int = 3,
+        retention: timedelta | None = timedelta(days=7),
+        cleanup_interval: float = 60.0,
     ) -> None:
+        _check_options(dead_letter_topic, attempts, retention, cleanup_interval)
         self._consumer = consumer
         self._sessions = sessions
         self._decoder = decoder
@@ -138,22 +240,48 @@ class InboxConsumer:
         self._handler = handler
         self._batch_size = batch_size
         self._poll_timeout = poll_timeout
+        self._dead_letter_topic = dead_letter_topic
+        self._attempts = attempts
+        self._retention = retention
+        self._cleanup_interval = cleanup_interval
+        self._cleanup_due = 0.0
+        self._blamed: Message | None = None  # the message whose handler raised last
 
     def run(self, stop: threading.Event) -> None:
         """Poll and apply until ``stop`` is set; waits out PostgreSQL outages.
 
         A batch that failed because the database was away is read again from Kafka once it
-        answers (events it did apply are skipped by the inbox). Handler errors propagate.
+        answers (events it did apply are skipped by the inbox). Handler errors propagate
+        unless a dead-letter topic takes them. Old inbox rows are removed when due.
         """
         attempt = 0
         while not stop.is_set():
             try:
+                self._cleanup_when_due()
                 self.poll_once()
                 attempt = 0
             except (OperationalError, InterfaceError) as exc:
                 attempt += 1
                 _log.warning("inbox %s: database away (%s); retrying", self.inbox.group, exc)
                 stop.wait(min(2.0, 0.05 * 2 ** min(attempt, 10)))
+
+    def cleanup(self) -> int:
+        """Delete this group's rows older than ``retention``, a chunk per transaction.
+
+        Bounded: stops after a few chunks (the next call goes on); returns how many went.
+        """
+        if self._retention is None:
+            return 0
+        deleted = 0
+        for _ in range(_CLEANUP_ROUNDS):
+            with self._sessions() as session, session.begin():
+                count = cleanup_inbox(
+                    session, self._retention, group=self.inbox.group, chunk=_CLEANUP_CHUNK
+                )
+            deleted += count
+            if count < _CLEANUP_CHUNK:
+                break
+        return deleted
 
     def poll_once(self) -> int:
         """One batch; returns how many events were applied (duplicates not counted)."""
@@ -171,45 +299,148 @@ class InboxConsumer:
             return 0
         try:
             applied = self._apply(batch)
-        except Exception:
+        except Exception as exc:
             _log.exception("inbox %s: batch failed; replaying it event by event", self.inbox.group)
-            applied = 0
-            for index, message in enumerate(batch):
-                try:
-                    applied += self._apply([message])
-                except Exception:
-                    self._commit_offsets(batch[:index])
-                    self._rewind(batch[index:])
-                    raise
+            applied = self._replay(batch, exc)
         self._commit_offsets(batch)
         return applied
 
-    def _apply(self, batch: list[Message]) -> int:
-        decoded = [self._decode(m) for m in batch]
+    def _cleanup_when_due(self) -> None:
+        now = time.monotonic()
+        if self._retention is None or now < self._cleanup_due:
+            return
+        self._cleanup_due = now + self._cleanup_interval  # also when the database is away
+        deleted = self.cleanup()
+        if deleted:
+            _log.info("inbox %s: removed %d rows past retention", self.inbox.group, deleted)
+        if deleted >= _CLEANUP_CHUNK * _CLEANUP_ROUNDS:
+            self._cleanup_due = now  # more to go: again after the next batch
+
+    def _replay(self, batch: list[Message], error: Exception) -> int:
+        """One event per transaction; a failing one is retried, then dead-lettered or raised."""
+        failures: dict[_Where, _Failure] = {}
+        if self._blamed is not None:  # its handler raised in the batch: that was a try
+            failures[_where(self._blamed)] = _Failure(error, 1)
         applied = 0
+        for index, message in enumerate(batch):
+            where = _where(message)
+            for _ in range(self._attempts + 1):  # the last round writes the dead letter
+                try:
+                    applied += self._apply([message], failures)
+                    break
+                except Exception as exc:
+                    failed = failures.get(where)
+                    if (
+                        self._dead_letter_topic is None
+                        or _outage(exc)
+                        or (failed is not None and failed.tries >= self._attempts)
+                    ):
+                        self._commit_offsets(batch[:index])
+                        self._rewind(batch[index:])
+                        raise
+                    tries = 1 if failed is None else failed.tries + 1
+                    failures[where] = _Failure(exc, tries)
+                    if tries < self._attempts:
+                        _log.warning(
+                            "inbox %s: %s failed (try %d of %d): %s",
+                            self.inbox.group,
+                            _source(message),
+                            tries,
+                            self._attempts,
+                            error_text(exc).decode(),
+                        )
+        return applied
+
+    def _apply(
+        self, batch: list[Message], failures: Mapping[_Where, _Failure] = _NO_FAILURES
+    ) -> int:
+        self._blamed = None
+        items = [self._prepare(message, failures) for message in batch]
+        applied = 0
+        dead: list[_Item] = []
         with self._sessions() as session, session.begin():
-            fresh = self.inbox.claim(session, [d.envelope.event_id for d in decoded])
-            for item in decoded:
-                if item.envelope.event_id not in fresh:
+            fresh = self.inbox.claim(session, [item.event_id for item in items])
+            for item in items:
+                if item.event_id not in fresh:
                     continue  # seen before, or twice in this batch
-                fresh.discard(item.envelope.event_id)
+                fresh.discard(item.event_id)
+                if item.decoded is None:
+                    session.execute(plain_insert(outbox_table), [self._dead_letter_row(item)])
+                    dead.append(item)
+                    continue
                 crash_point("inbox.in_handler")
-                self._handler(session, item)
+                self._blamed = item.message
+                self._handler(session, item.decoded)
+                self._blamed = None
                 applied += 1
+        for item in dead:
+            self._log_dead_letter(item)
+        if dead:
+            crash_point("inbox.after_dead_letter")
         crash_point("inbox.after_db_commit")
         return applied
+
+    def _prepare(self, message: Message, failures: Mapping[_Where, _Failure]) -> _Item:
+        failed = failures.get(_where(message))
+        if failed is not None and failed.tries >= self._attempts:
+            return _Item(message, self._event_id_of(message), None, failed)
+        try:
+            decoded = self._decode(message)
+        except ContractError as exc:
+            if self._dead_letter_topic is None or exc.retriable:
+                raise
+            return _Item(message, self._event_id_of(message), None, _Failure(exc, 1, True))
+        return _Item(message, decoded.envelope.event_id, decoded, None)
 
     def _decode(self, message: Message) -> Decoded:
         value = message.value()
         if value is None:
             raise DecodeError(
-                f"{message.topic()}[{message.partition()}]@{message.offset()} has no value: "
-                "saga topics carry encoded events only"
+                f"{_source(message)} has no value: saga topics carry encoded events only"
             )
-        headers = message.headers()
-        if isinstance(headers, dict):
-            headers = list(headers.items())
-        return self._decoder.decode(value, headers)
+        return self._decoder.decode(value, _headers_of(message))
+
+    def _event_id_of(self, message: Message) -> UUID:
+        try:
+            return Envelope.from_headers(_headers_of(message)).event_id
+        except DecodeError:
+            return dead_letter_id(*_where(message))
+
+    def _dead_letter_row(self, item: _Item) -> dict[str, Any]:
+        assert self._dead_letter_topic is not None
+        assert item.failure is not None
+        message = item.message
+        headers = _headers_of(message)
+        event_type = next((v for n, v in headers if n == "event-type"), None)
+        if isinstance(event_type, bytes):
+            event_type = event_type.decode(errors="replace")
+        return outbox_row(
+            topic=self._dead_letter_topic,
+            key=message.key() or b"",
+            value=message.value() or b"",
+            headers=dead_letter_headers(
+                headers,
+                error=item.failure.error,
+                source=_source(message),
+                group=self.inbox.group,
+            ),
+            event_id=item.event_id,
+            event_type=(event_type or "")[:255],
+        )
+
+    def _log_dead_letter(self, item: _Item) -> None:
+        assert item.failure is not None
+        error, tries, undecodable = item.failure
+        why = "cannot be decoded" if undecodable else f"failed {tries} times"
+        _log.error(
+            "inbox %s: dead-lettered %s (event %s) to %s: it %s: %s",
+            self.inbox.group,
+            _source(item.message),
+            item.event_id,
+            self._dead_letter_topic,
+            why,
+            error_text(error).decode(),
+        )
 
     def _rewind(self, unapplied: list[Message]) -> None:
         """Fetch ``unapplied`` again on the next poll: the consumer has moved past them."""
@@ -239,3 +470,39 @@ class InboxConsumer:
         except KafkaException as exc:
             # Lost the partitions in a rebalance: the next owner redelivers, the inbox skips.
             _log.warning("inbox %s: offsets not committed: %s", self.inbox.group, exc)
+
+
+def _check_options(
+    dead_letter_topic: str | None,
+    attempts: int,
+    retention: timedelta | None,
+    cleanup_interval: float,
+) -> None:
+    if dead_letter_topic is not None and (
+        not _TOPIC_NAME.fullmatch(dead_letter_topic) or dead_letter_topic in {".", ".."}
+    ):
+        raise ConfigError(
+            f"dead_letter_topic {dead_letter_topic!r} is not a Kafka topic name: use 1-249 "
+            "characters from a-z, A-Z, 0-9, '.', '_' and '-'"
+        )
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ConfigError(
+            f"attempts={attempts!r}: give a whole number of tries, 1 or more "
+            "(1 dead-letters an event at its first handler error)"
+        )
+    if retention is not None and (
+        not isinstance(retention, timedelta) or retention <= timedelta(0)
+    ):
+        raise ConfigError(
+            f"retention={retention!r}: give a positive timedelta longer than any consumer "
+            "stays down, or None to keep inbox rows forever"
+        )
+    if isinstance(cleanup_interval, bool) or not (
+        isinstance(cleanup_interval, int | float)
+        and math.isfinite(cleanup_interval)
+        and cleanup_interval > 0
+    ):
+        raise ConfigError(
+            f"cleanup_interval={cleanup_interval!r}: give the seconds between inbox cleanups, "
+            "a positive number"
+        )

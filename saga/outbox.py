@@ -31,7 +31,7 @@ from saga.events import Event, event_name
 from saga.serde import Encoded
 from saga.tables import lane_of, outbox_table
 
-__all__ = ["EventEncoder", "Outbox", "OutboxEntry", "current_traceparent"]
+__all__ = ["EventEncoder", "Outbox", "OutboxEntry", "current_traceparent", "outbox_row"]
 
 _MAX_TOPIC = 249  # Kafka's limit on topic names
 
@@ -60,6 +60,34 @@ def current_traceparent() -> str | None:
     if not context.is_valid:
         return None
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def outbox_row(
+    *,
+    topic: str,
+    key: bytes,
+    value: bytes,
+    headers: Sequence[tuple[str, bytes | None]],
+    event_id: UUID,
+    event_type: str,
+) -> dict[str, Any]:
+    """The parameters of one ``insert(outbox_table)`` row: the one place that knows its layout.
+
+    For already encoded records (e.g. dead letters); :class:`Outbox` builds its rows here too.
+    A topic name Kafka would refuse raises :class:`~saga.errors.EncodeError`.
+    """
+    if not topic or len(topic) > _MAX_TOPIC:
+        raise EncodeError(f"topic {topic!r} is not a Kafka topic name (1-249 characters)")
+    return {
+        "lane": lane_of(key),
+        "topic": topic,
+        "key": key,
+        "value": value,
+        "header_names": [name for name, _ in headers],
+        "header_values": [data for _, data in headers],
+        "event_id": event_id,
+        "event_type": event_type,
+    }
 
 
 class Outbox:
@@ -141,20 +169,14 @@ class Outbox:
         return Envelope.new(event, correlation_id=correlation_id, producer=self._producer)
 
     def _row(self, entry: OutboxEntry, encoded: Encoded) -> dict[str, Any]:
-        topic = entry.topic or self._topic_for(entry.event)
-        if not topic or len(topic) > _MAX_TOPIC:
-            raise EncodeError(f"topic {topic!r} is not a Kafka topic name (1-249 characters)")
-        names: Sequence[str] = [name for name, _ in encoded.headers]
-        return {
-            "lane": lane_of(encoded.key),
-            "topic": topic,
-            "key": encoded.key,
-            "value": encoded.value,
-            "header_names": names,
-            "header_values": [value for _, value in encoded.headers],
-            "event_id": encoded.envelope.event_id,
-            "event_type": encoded.envelope.event_type,
-        }
+        return outbox_row(
+            topic=entry.topic or self._topic_for(entry.event),
+            key=encoded.key,
+            value=encoded.value,
+            headers=encoded.headers,
+            event_id=encoded.envelope.event_id,
+            event_type=encoded.envelope.event_type,
+        )
 
     def _topic_for(self, event: Event) -> str:
         choice = self._topic

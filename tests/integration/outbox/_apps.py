@@ -1,10 +1,12 @@
 """The relay and a consumer as processes, for tests that kill them.
 
     python -m tests.integration.outbox._apps relay <db url> <bootstrap> [lease seconds]
-    python -m tests.integration.outbox._apps consume <db url> <bootstrap> <topic> <group>
+    python -m tests.integration.outbox._apps consume <db url> <bootstrap> <topic> <group> [poison]
 
 The consumer's effect: one ``effect`` row per applied event (no unique constraint, so an
-event applied twice would show as two rows). SIGTERM stops either one cleanly.
+event applied twice would show as two rows). SIGTERM stops either one cleanly. With
+``poison`` = ``<key>:<n>``, the handler always fails for that event and the consumer
+dead-letters it to ``<topic>-dlq`` (see :func:`dead_letter_topic_of`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from confluent_kafka import Consumer
 from sqlalchemy import text
@@ -48,7 +51,25 @@ def apply_tick(session: Session, decoded: Decoded) -> None:
     )
 
 
-def consume(url: str, bootstrap: str, topic: str, group: str) -> None:
+def dead_letter_topic_of(topic: str) -> str:
+    return f"{topic}-dlq"
+
+
+def failing_for(poison: str) -> Callable[[Session, Decoded], None]:
+    """``apply_tick``, except that it raises for the event ``<key>:<n>``."""
+    key, _, n = poison.rpartition(":")
+
+    def apply(session: Session, decoded: Decoded) -> None:
+        event = decoded.event
+        assert isinstance(event, Ticked)
+        if event.key == key and event.n == int(n):
+            raise RuntimeError(f"poison event {poison}")
+        apply_tick(session, decoded)
+
+    return apply
+
+
+def consume(url: str, bootstrap: str, topic: str, group: str, poison: str = "") -> None:
     stop = _stop_on_term()
     engine = engine_for(url)
     # A short session so a killed consumer's partitions move on quickly.
@@ -59,9 +80,21 @@ def consume(url: str, bootstrap: str, topic: str, group: str) -> None:
     }
     consumer = Consumer(consumer_config(base, group))
     consumer.subscribe([topic])
-    loop = InboxConsumer(
-        consumer, sessionmaker(engine), serializer(), group, apply_tick, batch_size=100
-    )
+    if poison:
+        loop = InboxConsumer(
+            consumer,
+            sessionmaker(engine),
+            serializer(),
+            group,
+            failing_for(poison),
+            batch_size=100,
+            dead_letter_topic=dead_letter_topic_of(topic),
+            attempts=2,
+        )
+    else:
+        loop = InboxConsumer(
+            consumer, sessionmaker(engine), serializer(), group, apply_tick, batch_size=100
+        )
     try:
         loop.run(stop)
     finally:

@@ -15,17 +15,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import Engine
 
 from saga.testing import eventually
-from tests.integration.outbox._apps import EFFECT_DDL
+from tests.integration.outbox._apps import EFFECT_DDL, dead_letter_topic_of
 from tests.integration.outbox._procs import Procs, processes
 from tests.integration.outbox._support import (
     KeyWriter,
+    Ticked,
     assert_applied_exactly,
     outbox_counts,
     pg,
     read_topic,
+    serializer,
 )
 from tests.integration.outbox.conftest import RelayFactory
 
@@ -169,3 +173,78 @@ def _stopped(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "T"
     except FileNotFoundError:
         return False
+
+
+@pytest.fixture
+def dead_letter_topic(kafka_bootstrap: str, kafka_topic: str) -> Iterator[str]:
+    """The topic ``_apps consume ... <poison>`` dead-letters to."""
+    name = dead_letter_topic_of(kafka_topic)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
+    yield name
+    admin.delete_topics([name])[name].result(30)
+
+
+def test_consumer_killed_after_a_dead_letter_writes_it_once(
+    outbox_url: str,
+    engine: Engine,
+    kafka_topic: str,
+    kafka_bootstrap: str,
+    dead_letter_topic: str,
+    procs: Procs,
+    running_relay: RelayFactory,
+) -> None:
+    with pg(outbox_url) as conn:
+        conn.execute(EFFECT_DDL)
+    writer = KeyWriter(engine, kafka_topic)
+    write_rounds(writer, 150)
+    running_relay(outbox_url)
+    total = sum(writer.next_n.values())
+    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    poisoned = KEYS[0]
+    poison_n = writer.next_n[poisoned] // 2  # good events of its key before and after it
+    group = f"effects-{kafka_topic}"
+    args = ("consume", outbox_url, kafka_bootstrap, kafka_topic, group, f"{poisoned}:{poison_n}")
+    first = procs.start(*args, crash_at="inbox.after_dead_letter")
+    died_with(first, signal.SIGKILL, procs)
+    assert len(_dead_letter_rows(outbox_url, dead_letter_topic)) == 1, "committed before the kill"
+    write_rounds(writer, 30)  # more while the consumer is down
+    second = procs.start(*args)
+    expected = {key: list(range(n)) for key, n in writer.next_n.items()}
+    expected[poisoned].remove(poison_n)
+    good = sum(len(ns) for ns in expected.values())
+
+    def applied() -> bool:
+        with pg(outbox_url) as conn:
+            row = conn.execute("SELECT count(*) FROM effect").fetchone()
+        return row is not None and row[0] >= good
+
+    eventually(applied, timeout=60, what="all good events applied")
+    procs.stop(second)
+    with pg(outbox_url) as conn:
+        rows = conn.execute("SELECT key, n, event_id FROM effect ORDER BY seq").fetchall()
+    assert len({r[2] for r in rows}) == len(rows), "an event was applied twice"
+    by_key: dict[str, list[int]] = {}
+    for key, n, _ in rows:
+        by_key.setdefault(key, []).append(n)
+    assert by_key == expected
+    [(key, value, event_id)] = _dead_letter_rows(outbox_url, dead_letter_topic)
+    assert key == poisoned.encode()
+    decoded = serializer().decode_payload(value)
+    assert isinstance(decoded, Ticked)
+    assert (decoded.key, decoded.n) == (poisoned, poison_n)
+    with pg(outbox_url) as conn:
+        original = conn.execute(
+            "SELECT value FROM saga_outbox WHERE topic = %s AND event_id = %s",
+            (kafka_topic, event_id),
+        ).fetchone()
+    assert original is not None
+    assert bytes(original[0]) == value
+
+
+def _dead_letter_rows(url: str, topic: str) -> list[tuple[bytes, bytes, object]]:
+    with pg(url) as conn:
+        rows = conn.execute(
+            "SELECT key, value, event_id FROM saga_outbox WHERE topic = %s", (topic,)
+        ).fetchall()
+    return [(bytes(r[0]), bytes(r[1]), r[2]) for r in rows]
