@@ -36,6 +36,10 @@ _PERMANENT = frozenset(
         KafkaError.UNKNOWN_TOPIC_OR_PART,
     }
 )
+# A transaction begun right after the lane's previous commit finds the coordinator still
+# writing that commit's markers (CONCURRENT_TRANSACTIONS), and librdkafka retries only
+# ~20 ms later: measured, 3 % of back-to-back transactions paid that; none with a 1 ms gap.
+_COMMIT_GAP = 0.002
 
 
 class Outcome(Enum):
@@ -70,6 +74,7 @@ class LaneProducer:
         self.lane = lane
         self._progress_topic = progress_topic
         self._producer = Producer({**config, "transactional.id": transactional_id})
+        self._committed_at = 0.0
 
     def init(self, timeout: float) -> None:
         """Fence earlier producers of this lane; raises KafkaException when Kafka is away."""
@@ -93,6 +98,9 @@ class LaneProducer:
             if error is not None and error.code() in _PERMANENT:
                 delivery_errors[row_id] = _describe(error)
 
+        pause = self._committed_at + _COMMIT_GAP - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
         try:
             self._producer.begin_transaction()
             for row in rows:
@@ -121,6 +129,7 @@ class LaneProducer:
             self._producer.commit_transaction(timeout)
         except KafkaException as exc:
             return self._after_failure(exc.args[0], failed, delivery_errors, len(sent), timeout)
+        self._committed_at = time.monotonic()
         crash_point("relay.after_commit")
         return BatchResult(Outcome.COMMITTED, published=sent, parked=failed)
 

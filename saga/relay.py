@@ -192,6 +192,9 @@ class Relay:
             "queue.buffering.max.messages": max(100_000, batch_size * 2),
             "transaction.timeout.ms": 60_000,
             "message.timeout.ms": 50_000,
+            # Only failed records need a report (to park them); one per record costs Python
+            # time for every row published.
+            "delivery.report.only.error": True,
         }
         self._batch_size = batch_size
         self._ttl = timedelta(seconds=lease_seconds)
