@@ -33,7 +33,7 @@ from tests.integration.outbox.conftest import PrivateStack
 
 pytestmark = pytest.mark.integration
 
-BROKER_DOWN_SECONDS = 25
+BROKER_DOWN_SECONDS = 30
 WRITERS = 2
 KEYS_PER_WRITER = 6
 PACE = 0.03  # seconds between one writer's transactions: a steady load, not a flood
