@@ -19,8 +19,9 @@ headers, plus ``dead-letter-error`` (exception type and message, at most 1 KiB),
 publishes it exactly once, a redelivery is skipped by the inbox, and the partition moves
 on. A message whose envelope cannot be read is claimed under :func:`dead_letter_id`; a
 missing key or value is stored as empty bytes. Outages are never dead-lettered: a database
-that is away (SQLAlchemy ``OperationalError`` / ``InterfaceError``) is waited for, and a
-retriable :class:`~saga.errors.SagaError` propagates. Without a dead-letter topic, a
+(SQLAlchemy ``OperationalError`` / ``InterfaceError``) or schema registry
+(:class:`~saga.errors.RegistryUnavailable`) that is away is waited for by :meth:`run`, and
+any other retriable :class:`~saga.errors.SagaError` propagates. Without a dead-letter topic, a
 failing event stops the consumer, after the offsets of the events before it are committed.
 
 **Retention.** :meth:`InboxConsumer.run` deletes its own group's rows older than
@@ -60,7 +61,14 @@ from saga._dead_letter import (
     error_text,
 )
 from saga.envelope import Envelope, Headers
-from saga.errors import ConfigError, ContractError, DecodeError, SagaError, TransportError
+from saga.errors import (
+    ConfigError,
+    ContractError,
+    DecodeError,
+    RegistryUnavailable,
+    SagaError,
+    TransportError,
+)
 from saga.outbox import outbox_row
 from saga.serde import Decoded
 from saga.tables import inbox_table, outbox_table
@@ -180,6 +188,10 @@ def _headers_of(message: Message) -> list[tuple[str, bytes | str | None]]:
     return list(headers)
 
 
+def _away(error: Exception) -> str:
+    return "schema registry" if isinstance(error, RegistryUnavailable) else "database"
+
+
 def _outage(error: Exception) -> bool:
     """Never dead-lettered: waiting for the database or a retriable dependency helps."""
     return isinstance(error, OperationalError | InterfaceError) or (
@@ -248,7 +260,7 @@ class InboxConsumer:
         self._blamed: Message | None = None  # the message whose handler raised last
 
     def run(self, stop: threading.Event) -> None:
-        """Poll and apply until ``stop`` is set; waits out PostgreSQL outages.
+        """Poll and apply until ``stop`` is set; waits out database and registry outages.
 
         A batch that failed because the database was away is read again from Kafka once it
         answers (events it did apply are skipped by the inbox). Handler errors propagate
@@ -260,9 +272,10 @@ class InboxConsumer:
                 self._cleanup_when_due()
                 self.poll_once()
                 attempt = 0
-            except (OperationalError, InterfaceError) as exc:
+            except (OperationalError, InterfaceError, RegistryUnavailable) as exc:
+                # Both come back by themselves; the unapplied events were rewound.
                 attempt += 1
-                _log.warning("inbox %s: database away (%s); retrying", self.inbox.group, exc)
+                _log.warning("inbox %s: %s away (%s); retrying", self.inbox.group, _away(exc), exc)
                 stop.wait(min(2.0, 0.05 * 2 ** min(attempt, 10)))
 
     def cleanup(self) -> int:

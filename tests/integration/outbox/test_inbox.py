@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from saga import errors
 from saga.envelope import Envelope, Headers
-from saga.errors import ContractError
+from saga.errors import ContractError, RegistryUnavailable
 from saga.inbox import (
     _CLEANUP_CHUNK,
     _CLEANUP_ROUNDS,
@@ -557,3 +557,39 @@ def test_retention_none_keeps_every_row(
     # Once it applied events it has looped past several cleanup intervals.
     eventually(lambda: applied_count(outbox_url) == 2, what="events applied")
     assert inbox_rows(outbox_url)[group, True] == 3
+
+
+class RegistryAwayFor:
+    """The test serializer behind a schema registry that is away for the first ``calls``."""
+
+    def __init__(self, calls: int) -> None:
+        self.inner = serializer()
+        self.left = calls
+
+    def decode(self, value: bytes, headers: Headers) -> Decoded:
+        if self.left > 0:
+            self.left -= 1
+            raise RegistryUnavailable("schema registry at http://registry:8081 is not answering")
+        return self.inner.decode(value, headers)
+
+
+def test_a_registry_outage_is_waited_out_never_dead_lettered(
+    outbox_url: str,
+    kafka_bootstrap: str,
+    kafka_topic: str,
+    dead_letter_topic: str,
+    group: str,
+    make_loop: Callable[..., InboxConsumer],
+    running: Callable[[InboxConsumer], None],
+) -> None:
+    good(kafka_bootstrap, kafka_topic, "a", range(6))
+    decoder = RegistryAwayFor(calls=5)  # more failures than attempts: no dead letter either way
+    running(make_loop(Recorder(), decoder, dead_letter_topic=dead_letter_topic, attempts=2))
+
+    eventually(lambda: applied_count(outbox_url) == 6, timeout=60, what="applied after outage")
+    assert decoder.left == 0
+    assert applied(outbox_url) == {"a": [0, 1, 2, 3, 4, 5]}
+    assert dead_letters(outbox_url, dead_letter_topic) == []
+    eventually(
+        lambda: committed(kafka_bootstrap, group, kafka_topic) == {0: 6}, what="offsets committed"
+    )
