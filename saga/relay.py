@@ -20,10 +20,11 @@ Run it as ``saga relay`` or embed it (``Relay(...).run(stop_event)``). How it st
   instead of publishing them again. ``read_committed`` consumers therefore see each row
   exactly once.
 * **Pipelined rounds.** While the lanes run the Kafka transactions of batch N, the relay
-  marks batch N-1 and, when batch N was full, reads batch N+1 (ids above batch N's: a row
-  below them that commits late comes with a later read, at the latest in the next step). A
-  lane publishes batch N+1 only if its whole batch N committed; otherwise the rows read
-  behind it are dropped and read again, so parking and retries keep each key's order.
+  marks batch N-1 (on a connection of its own) and, when batch N was full, reads batch
+  N+1 (ids above batch N's: a row below them that commits late comes with a later read, at
+  the latest in the next step). A lane publishes batch N+1 only if its whole batch N
+  committed; otherwise the rows read behind it are dropped and read again, so parking and
+  retries keep each key's order.
 * **Poison rows.** A row Kafka refuses for good (e.g. larger than the broker accepts) is
   parked with its error; later rows of the same key wait behind it (so order is never
   broken) while every other key flows. ``requeue_parked`` / ``discard_parked`` release it.
@@ -205,6 +206,9 @@ class Relay:
         self._cleanup_interval = cleanup_interval
 
         self._db: psycopg.Connection | None = None
+        # Marks batch N-1 while the main connection reads batch N+1: both are on the
+        # critical path of a round, and they overlap well.
+        self._marking_db: psycopg.Connection | None = None
         self._listener: psycopg.Connection | None = None
         self._progress: ProgressReader | None = None
         self._lanes: dict[int, LaneProducer] = {}  # lanes held and recovered: publishing
@@ -216,6 +220,7 @@ class Relay:
         self._next_maintenance = 0.0
         self._next_cleanup = time.monotonic() + cleanup_interval
         self._pool = ThreadPoolExecutor(max_workers=OUTBOX_LANES, thread_name_prefix="saga-lane")
+        self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="saga-mark")
         self._setup_done = False
 
     # -- public ----------------------------------------------------------------------------
@@ -273,13 +278,15 @@ class Relay:
             with contextlib.suppress(psycopg.Error):  # the leases expire on their own
                 store.leave(self._db, self.relay_id)
             self._db.close()
-        if self._listener is not None:
-            self._listener.close()
+        for conn in (self._listener, self._marking_db):
+            if conn is not None:
+                conn.close()
         if self._progress is not None:
             self._progress.close()
-        self._db = self._listener = None
+        self._db = self._listener = self._marking_db = None
         self._progress = None
         self._pool.shutdown(wait=True)
+        self._marker.shutdown(wait=True)
 
     # -- connections and leases -------------------------------------------------------------
 
@@ -290,6 +297,7 @@ class Relay:
     def _connect(self) -> None:
         if self._db is None or self._db.closed:
             self._db = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+            self._marking_db = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
             self._listener = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
             self._listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
             store.ensure_lanes(self._db)
@@ -305,10 +313,10 @@ class Relay:
             producer.close()
         self._lanes.clear()
         self._recovering.clear()
-        for conn in (self._db, self._listener):
+        for conn in (self._db, self._listener, self._marking_db):
             if conn is not None:
                 conn.close()
-        self._db = self._listener = None
+        self._db = self._listener = self._marking_db = None
 
     def _maintain(self) -> None:
         conn = self._conn()
@@ -393,11 +401,12 @@ class Relay:
     def _publish_round(self) -> int:
         """Publish batch after batch while batches come full and the step's time lasts.
 
-        Pipelined: while the lanes run the Kafka transactions of batch N, this thread marks
-        the rows of batch N-1 (committed on Kafka) and, if batch N was full, reads batch N+1
-        (ids above batch N's). A row is marked only after its transaction committed; until
-        its marking is known to be done, the lane's next progress record lists it again
-        (``unmarked``), so a crash at any point leaves recovery a record that names it.
+        Pipelined: while the lanes run the Kafka transactions of batch N, a second connection
+        marks the rows of batch N-1 (committed on Kafka) and this thread, if batch N was
+        full, reads batch N+1 (ids above batch N's). A row is marked only after its
+        transaction committed; until its marking is known to be done, the lane's next
+        progress record lists it again (``unmarked``), so a crash at any point leaves
+        recovery a record that names it.
         Everything published is marked before this returns. A short batch ends the step:
         measured, that keeps commit-to-visible latency lower than reading again at once.
         """
@@ -417,12 +426,15 @@ class Relay:
             ]
             timeout = self._kafka_timeout
             futures = [self._pool.submit(p.publish, r, timeout, u) for p, r, u in work]
+            marking = self._marker.submit(self._mark, [i for ids in unmarked.values() for i in ids])
             try:
-                self._mark([i for ids in unmarked.values() for i in ids])
                 ahead = full and time.monotonic() < deadline
                 following = self._read(after=rows[-1].id) if ahead else []
             finally:
-                results = [f.result() for f in futures]  # never leave a lane running
+                try:
+                    results = [f.result() for f in futures]  # never leave a lane running
+                finally:
+                    marking.result()
             unmarked = {}
             parked: dict[int, str] = {}
             clean: set[int] = set()  # lanes whose batch went through whole
@@ -459,7 +471,8 @@ class Relay:
 
     def _mark(self, ids: list[int]) -> None:
         if ids:
-            store.mark_published(self._conn(), ids)
+            assert self._marking_db is not None
+            store.mark_published(self._marking_db, ids)
             crash_point("relay.after_mark")
 
     def _isolate(self, lane: int, rows: list[store.PendingRow]) -> list[store.PendingRow]:
