@@ -9,6 +9,7 @@ PostgreSQL only share the lanes out.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -172,8 +173,10 @@ class LaneProducer:
         )
 
     def close(self) -> None:
-        # Nothing to flush: an open transaction is aborted by the next owner's init.
-        self._producer.poll(0)
+        # Nothing to flush: an open transaction is aborted by the next owner's init. A
+        # fenced (fatal) producer raises its error again here; it is known already.
+        with contextlib.suppress(KafkaException):
+            self._producer.poll(0)
 
 
 def backoff(attempt: int, cap: float = 2.0) -> float:

@@ -1,6 +1,6 @@
 """The relay and a consumer as processes, for tests that kill them.
 
-    python -m tests.integration.outbox._apps relay <db url> <bootstrap> [lease seconds]
+    python -m tests.integration.outbox._apps relay <db url> <bootstrap> [lease seconds] [batch]
     python -m tests.integration.outbox._apps consume <db url> <bootstrap> <topic> <group> [poison]
 
 The consumer's effect: one ``effect`` row per applied event (no unique constraint, so an
@@ -38,8 +38,10 @@ def _stop_on_term() -> threading.Event:
     return stop
 
 
-def relay(url: str, bootstrap: str, lease: str = "10") -> None:
-    Relay(url, bootstrap, lease_seconds=float(lease), poll_interval=0.2).run(_stop_on_term())
+def relay(url: str, bootstrap: str, lease: str = "10", batch: str = "5000") -> None:
+    Relay(url, bootstrap, lease_seconds=float(lease), poll_interval=0.2, batch_size=int(batch)).run(
+        _stop_on_term()
+    )
 
 
 def apply_tick(session: Session, decoded: Decoded) -> None:

@@ -60,7 +60,10 @@ def test_relay_killed_after_the_broker_acknowledged_before_marking(
     writer = KeyWriter(engine, kafka_topic)
     write_rounds(writer, 200)
     total = sum(writer.next_n.values())
-    first = procs.start("relay", outbox_url, kafka_bootstrap, "3", crash_at="relay.after_commit:3")
+    # Small batches: several transactions, the third one killed between commit and mark.
+    first = procs.start(
+        "relay", outbox_url, kafka_bootstrap, "3", "100", crash_at="relay.after_commit:3"
+    )
     died_with(first, signal.SIGKILL, procs)
     write_rounds(writer, 50)
     total = sum(writer.next_n.values())
@@ -77,7 +80,9 @@ def test_relay_killed_before_its_commit_publishes_nothing_twice(
 ) -> None:
     writer = KeyWriter(engine, kafka_topic)
     write_rounds(writer, 100)
-    first = procs.start("relay", outbox_url, kafka_bootstrap, "3", crash_at="relay.before_commit:2")
+    first = procs.start(
+        "relay", outbox_url, kafka_bootstrap, "3", "100", crash_at="relay.before_commit:2"
+    )
     died_with(first, signal.SIGKILL, procs)
     total = sum(writer.next_n.values())
     second = procs.start("relay", outbox_url, kafka_bootstrap, "3")
@@ -125,14 +130,23 @@ def test_consumer_killed_applies_every_event_once(
     assert_applied_exactly(outbox_url, dict(writer.next_n))
 
 
+@pytest.mark.parametrize(
+    "pause_at",
+    [
+        "relay.after_commit:2:stop",  # committed, rows not marked
+        "relay.before_commit:2:stop",  # records produced, transaction open
+    ],
+)
 def test_a_paused_relay_cannot_publish_after_another_took_its_lanes(
-    outbox_url: str, engine: Engine, kafka_topic: str, kafka_bootstrap: str, procs: Procs
+    pause_at: str,
+    outbox_url: str,
+    engine: Engine,
+    kafka_topic: str,
+    kafka_bootstrap: str,
+    procs: Procs,
 ) -> None:
     writer = KeyWriter(engine, kafka_topic)
-    # The zombie stops itself right after a Kafka commit, before marking its rows.
-    zombie = procs.start(
-        "relay", outbox_url, kafka_bootstrap, "2", crash_at="relay.after_commit:2:stop"
-    )
+    zombie = procs.start("relay", outbox_url, kafka_bootstrap, "2", "100", crash_at=pause_at)
 
     def zombie_holds_all() -> bool:
         with pg(outbox_url) as conn:
@@ -162,8 +176,9 @@ def test_a_paused_relay_cannot_publish_after_another_took_its_lanes(
     write_rounds(writer, 100)
     total = sum(writer.next_n.values())
     eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
-    procs.stop(other)
-    procs.stop(zombie)
+    assert procs.stop(other) == 0
+    # Fenced, the zombie carried on (with the lanes it was given back): it did not crash.
+    assert procs.stop(zombie) == 0, procs.log_of(0)[-3000:]
     read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
 
 
