@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from saga._relay_lane import LaneProducer, Outcome
+from saga._relay_store import PendingRow
 from saga.relay import Relay, discard_parked, outbox_lag
 from saga.testing import eventually
 from tests.integration.outbox._support import (
@@ -101,3 +104,71 @@ def test_a_row_the_broker_refuses_is_parked_and_its_key_waits(
     contents = read_topic(kafka_bootstrap, topic, expect=5)
     assert contents.by_key == {"ok1": [0, 1], "ok2": [0, 1], "poison": [1]}
     admin.delete_topics([topic])[topic].result(30)
+
+
+def test_a_fenced_lane_producer_resets_and_closes_quietly(
+    kafka_topic: str, kafka_bootstrap: str
+) -> None:
+    """A lane taken over while its relay slept: the old producer cannot publish any more,
+    and giving it up does not raise (it re-raised the fatal error and killed the relay)."""
+    progress = f"progress-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(progress, num_partitions=8, replication_factor=1)])[
+        progress
+    ].result(30)
+    config = {"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "acks": "all"}
+    tid = f"lane-test-{uuid.uuid4().hex[:8]}"
+    row = PendingRow(1, 3, kafka_topic, b"k", b"v1", [("event-id", b"1")])
+    old = LaneProducer(config, tid, 3, progress)
+    old.init(30)
+    assert old.publish([row], 30).outcome is Outcome.COMMITTED
+    paused = LaneProducer(config, tid, 3, progress)
+    paused.init(30)  # fences ``old``; then it sleeps inside a transaction of its own
+    paused._producer.begin_transaction()
+    paused._producer.produce(kafka_topic, key=b"k", value=b"v2")
+    paused._producer.flush(30)
+    result = old.publish([row._replace(id=2, value=b"v2")], 30)
+    assert result.outcome is Outcome.RESET
+    assert "fenced" in result.error.lower()
+    old.close()
+    new = LaneProducer(config, tid, 3, progress)
+    new.init(30)  # fences ``paused`` in the middle of its transaction
+    with pytest.raises(KafkaException, match="fenced"):
+        paused._producer.commit_transaction(30)
+    paused.close()  # must not raise
+    assert new.publish([row._replace(id=3, value=b"v3")], 30).outcome is Outcome.COMMITTED
+    new.close()
+    assert committed_values(kafka_bootstrap, kafka_topic, expect=2) == [b"v1", b"v3"]
+    admin.delete_topics([progress])[progress].result(30)
+
+
+def committed_values(bootstrap: str, topic: str, *, expect: int) -> list[bytes]:
+    """Values a read_committed reader finds in ``topic`` once ``expect`` arrived (in order
+    within a partition; these tests use one key)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"check-{uuid.uuid4().hex}",
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+        }
+    )
+    values: list[bytes] = []
+    try:
+        parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        at_end: set[int] = set()
+
+        def read_all() -> bool:
+            for message in consumer.consume(100, 0.5):
+                if message.error() is None:
+                    values.append(bytes(message.value() or b""))
+                elif message.error().code() == KafkaError._PARTITION_EOF:
+                    at_end.add(message.partition() or 0)
+            return len(values) >= expect and len(at_end) == len(parts)
+
+        eventually(read_all, timeout=60, interval=0, what=f"{expect} records and the end")
+    finally:
+        consumer.close()
+    return values
