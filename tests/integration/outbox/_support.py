@@ -242,8 +242,8 @@ def applied_count(url: str) -> int:
     return int(row[0])
 
 
-def assert_applied_exactly(url: str, expected: dict[str, int]) -> None:
-    """Each event applied once; each key's effects 0..n-1 in the order they were applied."""
+def applied_by_key(url: str) -> dict[str, list[int]]:
+    """Applied ticks per key, in the order they were applied; fails if one was applied twice."""
     with pg(url) as conn:
         rows = conn.execute("SELECT key, n, event_id FROM effect ORDER BY seq").fetchall()
     ids = [r[2] for r in rows]
@@ -251,6 +251,12 @@ def assert_applied_exactly(url: str, expected: dict[str, int]) -> None:
     applied: dict[str, list[int]] = {}
     for key, n, _ in rows:
         applied.setdefault(key, []).append(n)
+    return applied
+
+
+def assert_applied_exactly(url: str, expected: dict[str, int]) -> None:
+    """Each event applied once; each key's effects 0..n-1 in the order they were applied."""
+    applied = applied_by_key(url)
     assert set(applied) == set(expected), "keys differ"
     for key, count in expected.items():
         assert applied[key] == list(range(count)), f"key {key}: {applied[key][:50]}"

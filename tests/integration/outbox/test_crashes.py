@@ -25,6 +25,8 @@ from tests.integration.outbox._procs import Procs, processes
 from tests.integration.outbox._support import (
     KeyWriter,
     Ticked,
+    applied_by_key,
+    applied_count,
     assert_applied_exactly,
     outbox_counts,
     pg,
@@ -120,12 +122,7 @@ def test_consumer_killed_applies_every_event_once(
     total = sum(writer.next_n.values())
     second = procs.start(*args)
 
-    def applied() -> bool:
-        with pg(outbox_url) as conn:
-            row = conn.execute("SELECT count(*) FROM effect").fetchone()
-        return row is not None and row[0] >= total
-
-    eventually(applied, timeout=60, what="all applied")
+    eventually(lambda: applied_count(outbox_url) >= total, timeout=60, what="all applied")
     procs.stop(second)
     assert_applied_exactly(outbox_url, dict(writer.next_n))
 
@@ -229,20 +226,9 @@ def test_consumer_killed_after_a_dead_letter_writes_it_once(
     expected[poisoned].remove(poison_n)
     good = sum(len(ns) for ns in expected.values())
 
-    def applied() -> bool:
-        with pg(outbox_url) as conn:
-            row = conn.execute("SELECT count(*) FROM effect").fetchone()
-        return row is not None and row[0] >= good
-
-    eventually(applied, timeout=60, what="all good events applied")
+    eventually(lambda: applied_count(outbox_url) >= good, timeout=60, what="all good applied")
     procs.stop(second)
-    with pg(outbox_url) as conn:
-        rows = conn.execute("SELECT key, n, event_id FROM effect ORDER BY seq").fetchall()
-    assert len({r[2] for r in rows}) == len(rows), "an event was applied twice"
-    by_key: dict[str, list[int]] = {}
-    for key, n, _ in rows:
-        by_key.setdefault(key, []).append(n)
-    assert by_key == expected
+    assert applied_by_key(outbox_url) == expected
     [(key, value, event_id)] = _dead_letter_rows(outbox_url, dead_letter_topic)
     assert key == poisoned.encode()
     decoded = serializer().decode_payload(value)

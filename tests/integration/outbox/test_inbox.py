@@ -32,6 +32,7 @@ from saga.serde import Decoded
 from saga.testing import eventually
 from tests.integration.outbox._apps import EFFECT_DDL, apply_tick
 from tests.integration.outbox._support import Ticked, pg, serializer
+from tests.integration.outbox._support import applied_by_key as applied
 from tests.integration.outbox.conftest import RelayFactory
 
 pytestmark = pytest.mark.integration
@@ -184,18 +185,8 @@ def drain(loop: InboxConsumer, done: Callable[[], bool], timeout: float = 60) ->
     eventually(step, timeout=timeout, what="consumer caught up")
 
 
-def applied(url: str) -> dict[str, list[int]]:
-    """Applied ticks per key, in the order they were applied; fails if one was applied twice."""
-    with pg(url) as conn:
-        rows = conn.execute("SELECT key, n, event_id FROM effect ORDER BY seq").fetchall()
-    assert len({r[2] for r in rows}) == len(rows), "an event was applied twice"
-    out: dict[str, list[int]] = {}
-    for key, n, _ in rows:
-        out.setdefault(key, []).append(n)
-    return out
-
-
 def applied_count(url: str) -> int:
+    """Effects so far; fails as soon as an event was applied twice."""
     return sum(len(ns) for ns in applied(url).values())
 
 
