@@ -8,6 +8,7 @@ Without the variable, :func:`crash_point` is a function that does nothing.
 Points in the framework:
 
 ===========================  ==================================================================
+``relay.before_read_ahead``  a batch in flight, the next one not read yet
 ``relay.before_commit``      records produced in the lane's Kafka transaction, not committed
 ``relay.after_commit``       Kafka transaction committed (broker acknowledged), rows not marked
 ``relay.after_mark``         rows marked published in PostgreSQL

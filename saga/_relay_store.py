@@ -29,13 +29,13 @@ class PendingRow(NamedTuple):
 
 # Rows of a key wait behind a parked row of the same key: publishing them would break the
 # key's order. The anti-join is on a partial index that is empty in normal operation.
-# ``after`` skips the rows in flight (an id range on the pending index: cheap, and a plan
-# that does not depend on statistics); rows below it that commit late come in a later read.
+# ``skip`` leaves out the rows in flight by id, never by an id range: a row below them whose
+# transaction commits late must come in this read, before any later row of its key.
 _READ = """
 SELECT o.id, o.lane, o.topic, o.key, o.value, o.header_names, o.header_values
 FROM saga_outbox o
 WHERE o.published_at IS NULL AND o.parked_at IS NULL AND o.lane = ANY(%(lanes)s)
-  AND o.id > %(after)s
+  AND o.id <> ALL(%(skip)s::bigint[])
   AND NOT EXISTS (
     SELECT 1 FROM saga_outbox p
     WHERE p.parked_at IS NOT NULL AND p.lane = o.lane AND p.key = o.key AND p.id < o.id
@@ -46,14 +46,20 @@ LIMIT %(limit)s
 
 
 def read_pending(
-    conn: psycopg.Connection, lanes: list[int], limit: int, after: int = 0
+    conn: psycopg.Connection, lanes: list[int], limit: int, skip: list[int] | None = None
 ) -> list[PendingRow]:
-    """Committed, unpublished, unparked rows of ``lanes`` with ids above ``after``, in id
-    order (at most ``limit``)."""
-    params = {"lanes": lanes, "limit": limit, "after": after}
-    # Binary results: bytea arrays are decoded in C instead of parsed from hex text.
+    """The first ``limit`` committed, unpublished, unparked rows of ``lanes`` in id order,
+    leaving out the ids in ``skip``.
+
+    That is exactly what a read would return once the rows in ``skip`` are published, so a
+    read taken while they are in flight keeps every key's order.
+    """
+    params = {"lanes": lanes, "limit": limit, "skip": _id_array(skip or [])}
+    # Binary results: bytea arrays are decoded in C instead of parsed from hex text. Never
+    # prepared: with the array as a constant, PostgreSQL hashes the NOT IN list instead of
+    # comparing each row with every skipped id (a generic plan would).
     with conn.cursor(binary=True) as cursor:
-        rows = cursor.execute(_READ, params).fetchall()
+        rows = cursor.execute(_READ, params, prepare=False).fetchall()
     return [
         PendingRow(row[0], row[1], row[2], row[3], row[4], list(zip(row[5], row[6], strict=True)))
         for row in rows

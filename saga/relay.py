@@ -8,7 +8,8 @@ Run it as ``saga relay`` or embed it (``Relay(...).run(stop_event)``). How it st
 * **Per-key order.** A key hashes to one lane; one relay holds a lane at a time (lease rows
   in PostgreSQL share the lanes out) and publishes its rows in id order, one Kafka
   transaction after another. Ids follow insertion time (an uncached identity), so an event
-  written after another one committed has the larger id.
+  written after another one committed has the larger id; and a read (one snapshot) that
+  sees the newer row sees the older one too, since it committed first.
 * **Fencing.** Each lane has its own transactional producer id. A relay taking a lane over
   calls ``init_transactions``, which fences every earlier producer of the lane: a paused
   relay that wakes up cannot commit anything any more, whatever it believes about its lease.
@@ -19,12 +20,16 @@ Run it as ``saga relay`` or embed it (``Relay(...).run(stop_event)``). How it st
   whoever recovers the lane reads the last committed progress record and marks those rows
   instead of publishing them again. ``read_committed`` consumers therefore see each row
   exactly once.
-* **Pipelined rounds.** While the lanes run the Kafka transactions of batch N, the relay
-  marks batch N-1 (on a connection of its own) and, when batch N was full, reads batch
-  N+1 (ids above batch N's: a row below them that commits late comes with a later read, at
-  the latest in the next step). A lane publishes batch N+1 only if its whole batch N
-  committed; otherwise the rows read behind it are dropped and read again, so parking and
-  retries keep each key's order.
+* **Pipelined rounds, same order as one read at a time.** While the lanes run the Kafka
+  transactions of batch N, the relay marks batch N-1 (on a connection of its own) and, when
+  batch N was full, reads batch N+1: the first rows in id order that are pending, leaving
+  out by id exactly the rows of N and those of N-1 not known to be marked. That is what a
+  read would return once they are published, so the argument above holds for every read:
+  if a key's newer row is visible, its older one committed before and is visible too, and
+  comes first. (Reading "ids above batch N's" instead would skip an older row that commits
+  late below N and publish the key's next row before it.) A lane publishes batch N+1 only
+  if its whole batch N committed; otherwise the rows read behind it are dropped and read
+  again, so parking and retries keep each key's order.
 * **Poison rows.** A row Kafka refuses for good (e.g. larger than the broker accepts) is
   parked with its error; later rows of the same key wait behind it (so order is never
   broken) while every other key flows. ``requeue_parked`` / ``discard_parked`` release it.
@@ -403,7 +408,7 @@ class Relay:
 
         Pipelined: while the lanes run the Kafka transactions of batch N, a second connection
         marks the rows of batch N-1 (committed on Kafka) and this thread, if batch N was
-        full, reads batch N+1 (ids above batch N's). A row is marked only after its
+        full, reads batch N+1 (pending rows but those of N and N-1). A row is marked only after its
         transaction committed; until its marking is known to be done, the lane's next
         progress record lists it again (``unmarked``), so a crash at any point leaves
         recovery a record that names it.
@@ -429,7 +434,13 @@ class Relay:
             marking = self._marker.submit(self._mark, [i for ids in unmarked.values() for i in ids])
             try:
                 ahead = full and time.monotonic() < deadline
-                following = self._read(after=rows[-1].id) if ahead else []
+                following: list[store.PendingRow] = []
+                if ahead:
+                    crash_point("relay.before_read_ahead")
+                    # What a full read returns once batch N and the rows of N-1 still being
+                    # marked are published: a row that committed late below them is in it.
+                    in_flight = [r.id for r in rows] + [i for ids in unmarked.values() for i in ids]
+                    following = self._read(skip=in_flight)
             finally:
                 try:
                     results = [f.result() for f in futures]  # never leave a lane running
@@ -462,12 +473,12 @@ class Relay:
         self._mark([i for ids in unmarked.values() for i in ids])
         return total
 
-    def _read(self, after: int = 0) -> list[store.PendingRow]:
+    def _read(self, skip: list[int] | None = None) -> list[store.PendingRow]:
         now = time.monotonic()
         ready = sorted(lane for lane in self._lanes if self._retry_at.get(lane, 0.0) <= now)
         if not ready:
             return []
-        return store.read_pending(self._conn(), ready, self._batch_size, after)
+        return store.read_pending(self._conn(), ready, self._batch_size, skip)
 
     def _mark(self, ids: list[int]) -> None:
         if ids:

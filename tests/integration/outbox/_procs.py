@@ -53,6 +53,15 @@ class Procs:
         return name[0].read_text(errors="replace") if name else ""
 
 
+def is_stopped(pid: int) -> bool:
+    """Whether the process is stopped (SIGSTOP, e.g. at a ``:stop`` crash point)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "T"
+    except FileNotFoundError:
+        return False
+
+
 @contextmanager
 def processes(logs: Path) -> Iterator[Procs]:
     procs = Procs(logs)

@@ -83,8 +83,13 @@ class TopicContents:
         """Each key carries 0..n-1 once each, in order; no event twice."""
         assert len(self.event_ids) == len(set(self.event_ids)), "an event is on the topic twice"
         assert set(self.by_key) == set(expected), "keys differ"
-        for key, count in expected.items():
-            assert self.by_key[key] == list(range(count)), f"key {key}: {self.by_key[key][:50]}"
+        wrong = {k: n for k, n in expected.items() if self.by_key[k] != list(range(n))}
+        if wrong:
+            key = next(iter(wrong))
+            raise AssertionError(
+                f"{len(wrong)} of {len(expected)} keys out of order or incomplete "
+                f"({sum(expected.values())} events); key {key}: {self.by_key[key][:60]}"
+            )
 
 
 def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 60.0) -> TopicContents:

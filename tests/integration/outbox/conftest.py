@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,6 +20,7 @@ from saga.relay import Relay
 from saga.settings import Settings
 from saga.stack import NativeStack
 from saga.tables import upgrade_database
+from tests.integration.outbox._procs import Procs, processes
 from tests.integration.outbox._support import engine_for, plain
 
 
@@ -51,6 +53,13 @@ def running_relay(kafka_bootstrap: str) -> Iterator[RelayFactory]:
     for _, thread in started:
         thread.join(timeout=30)
         assert not thread.is_alive(), "relay did not stop"
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Procs]:
+    """Relay and consumer processes of ``_apps``; whatever is left is killed afterwards."""
+    with processes(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

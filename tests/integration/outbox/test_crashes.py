@@ -12,7 +12,6 @@ import signal
 import subprocess
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -21,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from saga.testing import eventually
 from tests.integration.outbox._apps import EFFECT_DDL, dead_letter_topic_of
-from tests.integration.outbox._procs import Procs, processes
+from tests.integration.outbox._procs import Procs, is_stopped
 from tests.integration.outbox._support import (
     KeyWriter,
     Ticked,
@@ -38,12 +37,6 @@ from tests.integration.outbox.conftest import RelayFactory
 pytestmark = pytest.mark.integration
 
 KEYS = [f"order-{i}" for i in range(16)]
-
-
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Procs]:
-    with processes(tmp_path) as running:
-        yield running
 
 
 def write_rounds(writer: KeyWriter, rounds: int) -> None:
@@ -164,7 +157,7 @@ def test_a_paused_relay_cannot_publish_after_another_took_its_lanes(
 
     background = threading.Thread(target=keep_writing)
     background.start()
-    eventually(lambda: zombie.poll() is None and _stopped(zombie.pid), timeout=60, what="paused")
+    eventually(lambda: zombie.poll() is None and is_stopped(zombie.pid), timeout=60, what="paused")
     other = procs.start("relay", outbox_url, kafka_bootstrap, "2")
     background.join(60)
     total = sum(writer.next_n.values())
@@ -177,14 +170,6 @@ def test_a_paused_relay_cannot_publish_after_another_took_its_lanes(
     # Fenced, the zombie carried on (with the lanes it was given back): it did not crash.
     assert procs.stop(zombie) == 0, procs.log_of(0)[-3000:]
     read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
-
-
-def _stopped(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "T"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture
