@@ -70,6 +70,12 @@ def ensure_topic(config: dict[str, Any], topic: str, partitions: int, timeout: f
     except KafkaException as exc:
         if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
             raise TransportError(f"cannot create progress topic {topic}: {exc}") from exc
+    except TimeoutError:  # unreachable, or refusing the login: librdkafka keeps retrying
+        raise TransportError(
+            f"Kafka at {config.get('bootstrap.servers')} did not answer within {timeout:g}s "
+            "(unreachable, or refusing the login): check SAGA_KAFKA_BOOTSTRAP and "
+            "SAGA_KAFKA_OPTIONS"
+        ) from None
     try:
         # All topics, not this one by name: naming it could auto-create it with defaults.
         known = admin.list_topics(timeout=timeout).topics.get(topic)

@@ -269,8 +269,8 @@ class Relay:
         return self._publish_round()
 
     def lag(self) -> Lag:
-        """Backlog size, age of the oldest unpublished row, parked rows."""
-        self._connect()
+        """Backlog size, age of the oldest unpublished row, parked rows (no Kafka needed)."""
+        self._connect_db()
         return outbox_lag(self._conn())
 
     def close(self) -> None:
@@ -300,17 +300,29 @@ class Relay:
         return self._db
 
     def _connect(self) -> None:
+        self._connect_db()
+        if not self._setup_done:
+            # A broker that is away or refuses the login raises TransportError: run() waits
+            # it out like any outage.
+            ensure_topic(self._kafka, self.progress_topic, OUTBOX_LANES, self._kafka_timeout)
+            self._progress = ProgressReader(self._kafka, self.progress_topic)
+            self._setup_done = True
+
+    def _connect_db(self) -> None:
         if self._db is None or self._db.closed:
             self._db = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
             self._marking_db = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
             self._listener = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
             self._listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
-            store.ensure_lanes(self._db)
+            try:
+                store.ensure_lanes(self._db)
+            except psycopg.errors.UndefinedTable:
+                # Not an outage to wait out: only an upgrade makes the tables.
+                self._reset()
+                raise ConfigError(
+                    "the framework's tables are missing in this database: run `saga db upgrade`"
+                ) from None
             self._next_maintenance = 0.0
-        if not self._setup_done:
-            ensure_topic(self._kafka, self.progress_topic, OUTBOX_LANES, self._kafka_timeout)
-            self._progress = ProgressReader(self._kafka, self.progress_topic)
-            self._setup_done = True
 
     def _reset(self) -> None:
         """Forget every lane and connection; the next step starts over (always safe)."""

@@ -8,6 +8,10 @@ outage by themselves. At the end every committed outbox row is on the topic exac
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,3 +198,49 @@ def test_postgres_restarted_immediately_under_load(
     private_stack.restart_postgres()
     scene.writer.write([f"order-0-{k}" for k in range(KEYS_PER_WRITER)])
     scene.settle_and_check()
+
+
+def test_relay_started_while_the_broker_is_down_publishes_once_it_is_back(
+    private_stack: PrivateStack, tmp_path: Path
+) -> None:
+    url = private_stack.new_database()
+    topic = private_stack.new_topic()
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    writer = KeyWriter(engine, topic, pad=20)
+    for i in range(20):
+        writer.write([f"k{i % 4}", f"k{(i + 1) % 4}"])
+    engine.dispose()
+    total = total_written(writer)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
+    env.update(SAGA_DATABASE_URL=url, SAGA_KAFKA_BOOTSTRAP=private_stack.bootstrap)
+    log = tmp_path / "relay.log"
+    private_stack.stack.stop_kafka()
+    broker_down = True
+    try:
+        with (
+            log.open("wb") as out,
+            subprocess.Popen(
+                [str(Path(sys.executable).with_name("saga")), "relay"],  # the installed command
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            ) as relay,
+        ):
+            try:
+                eventually(
+                    lambda: "did not answer" in log.read_text() or relay.poll() is not None,
+                    timeout=90,
+                    what="relay reports the broker away",
+                )
+                assert relay.poll() is None, log.read_text()[-3000:]
+                private_stack.stack.start_kafka()
+                broker_down = False
+                eventually(lambda: outbox_counts(url)[1] == total, timeout=120, what="published")
+                relay.send_signal(signal.SIGTERM)
+                assert relay.wait(30) == 0, log.read_text()[-3000:]
+            finally:
+                relay.kill()  # no-op once it exited
+    finally:
+        if broker_down:  # the other tests of the module need it
+            private_stack.stack.start_kafka()
+    read_topic(private_stack.bootstrap, topic, expect=total).assert_exactly(dict(writer.next_n))
