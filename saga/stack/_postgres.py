@@ -14,6 +14,7 @@ from typing import Literal
 import psycopg
 
 from saga.errors import StackError
+from saga.settings import redact_error
 from saga.stack._process import pid_alive, run_checked, unprivileged_user, wait_until
 
 USER = "saga"
@@ -167,12 +168,18 @@ class PostgresNode:
     def _ensure_database(self, port: int) -> None:
         admin_url = self.url(port).replace("postgresql+psycopg://", "postgresql://")
         admin_url = admin_url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-            exists = conn.execute(
-                "select 1 from pg_database where datname = %s", (DATABASE,)
-            ).fetchone()
-            if not exists:
-                conn.execute(f'create database "{DATABASE}"')
+        try:
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+                exists = conn.execute(
+                    "select 1 from pg_database where datname = %s", (DATABASE,)
+                ).fetchone()
+                if not exists:
+                    conn.execute(f'create database "{DATABASE}"')
+        except psycopg.Error as exc:
+            raise StackError(
+                f"PostgreSQL started but the database {DATABASE!r} cannot be created "
+                f"({redact_error(exc, admin_url)}): see `saga stack logs postgres`"
+            ) from None
 
 
 def _make_traversable(path: Path) -> None:
