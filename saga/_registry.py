@@ -26,6 +26,7 @@ from saga.errors import (
     UnknownSchemaError,
 )
 from saga.schemas import SchemaVersion
+from saga.settings import is_secret_option, redact_error
 
 MAGIC = b"\x00"
 PREFIX_SIZE = 5
@@ -55,9 +56,12 @@ def registry_client(url: str, options: Mapping[str, Any] | None = None) -> Schem
     try:
         return SchemaRegistryClient.new_client(conf)
     except (ValueError, TypeError) as exc:
+        # The client's message quotes the URL, credentials included.
+        secrets = [str(v) for k, v in conf.items() if is_secret_option(k) or "user.info" in k]
         raise ConfigError(
-            f"schema registry settings are invalid ({exc}): fix SAGA_SCHEMA_REGISTRY_URL"
-        ) from exc
+            f"schema registry settings are invalid ({redact_error(exc, url, *secrets)}): "
+            "fix SAGA_SCHEMA_REGISTRY_URL"
+        ) from None
 
 
 def prefix(schema_id: int) -> bytes:

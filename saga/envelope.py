@@ -14,8 +14,9 @@ header             value (UTF-8)                                          requir
 =================  =====================================================  ========
 
 The Kafka message key is the correlation id, so one saga's events stay in order on one
-partition. A malformed ``traceparent`` is dropped on read, as W3C Trace Context asks (the
-consumer starts a new trace); any other missing or malformed header is a :class:`DecodeError`.
+partition. A ``traceparent`` that cannot be read (malformed, not UTF-8, or repeated) is dropped
+on read, as W3C Trace Context asks (the consumer starts a new trace); any other missing or
+malformed header is a :class:`DecodeError`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ __all__ = ["Envelope", "Headers"]
 #: Kafka headers as confluent-kafka hands them over (it gives ``None`` for no headers).
 Headers = Iterable[tuple[str, bytes | str | None]] | None
 
+# Used with fullmatch: "$" alone would let a trailing line break through.
 _TRACEPARENT = re.compile(
-    r"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$"
+    r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}"
 )
 _MAX_TEXT = 255
 _REQUIRED = ("event-id", "event-type", "correlation-id", "occurred-at", "schema", "producer")
@@ -88,7 +90,7 @@ class Envelope:
             _check_text(label, text)
         if self.schema:
             _check_text("schema", self.schema)
-        if self.traceparent is not None and not _TRACEPARENT.match(self.traceparent):
+        if self.traceparent is not None and not _TRACEPARENT.fullmatch(self.traceparent):
             raise EncodeError(
                 f"envelope traceparent {self.traceparent!r} is not W3C trace context "
                 "(00-<32 hex trace id>-<16 hex span id>-<2 hex flags>)"
@@ -179,8 +181,11 @@ class Envelope:
         Names are matched as sent, lowercase (Kafka header names are case-sensitive).
         """
         texts: dict[str, str] = {}
+        traceparents: list[bytes | str | None] = []
         for name, value in headers or ():
-            if name in _NAMES:
+            if name == "traceparent":  # read apart: tracing never costs the event
+                traceparents.append(value)
+            elif name in _NAMES:
                 if name in texts:
                     raise DecodeError(f"header {name!r} appears twice: refusing to guess")
                 texts[name] = _header_text(name, value)
@@ -193,7 +198,6 @@ class Envelope:
         for name in _LABELS:
             _check_label(name, texts[name])
         causation = texts.get("causation-id")
-        traceparent = texts.get("traceparent")
         values = (
             _header_uuid("event-id", texts["event-id"]),
             texts["event-type"],
@@ -202,8 +206,7 @@ class Envelope:
             texts["producer"],
             _header_uuid("causation-id", causation) if causation else None,
             texts["schema"],
-            # W3C: a malformed traceparent is ignored and the consumer starts a new trace.
-            traceparent if traceparent and _TRACEPARENT.match(traceparent) else None,
+            _header_traceparent(traceparents),
         )
         envelope = object.__new__(cls)  # every field was checked above, as __post_init__ does
         for name, field_value in zip(_FIELDS, values, strict=True):
@@ -232,6 +235,19 @@ def _header_text(name: str, raw: bytes | str | None) -> str:
         return raw.decode() if isinstance(raw, bytes) else (raw or "")
     except UnicodeDecodeError:
         raise DecodeError(f"header {name!r} is not UTF-8 text: {raw!r:.80}") from None
+
+
+def _header_traceparent(values: list[bytes | str | None]) -> str | None:
+    """W3C: a traceparent that cannot be read (not UTF-8, malformed, repeated) is ignored and
+    the consumer starts a new trace."""
+    if len(values) != 1:
+        return None
+    raw = values[0]
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        return None
+    return text if text and _TRACEPARENT.fullmatch(text) else None
 
 
 def _header_uuid(name: str, text: str) -> UUID:

@@ -71,6 +71,7 @@ from saga.errors import (
 )
 from saga.outbox import outbox_row
 from saga.serde import Decoded
+from saga.settings import redact_error
 from saga.tables import inbox_table, outbox_table
 
 __all__ = [
@@ -188,6 +189,11 @@ def _headers_of(message: Message) -> list[tuple[str, bytes | str | None]]:
     return list(headers)
 
 
+def _database_url(sessions: sessionmaker[Session]) -> str | None:
+    url = getattr(sessions.kw.get("bind"), "url", None)
+    return url.render_as_string(hide_password=False) if url is not None else None
+
+
 def _away(error: Exception) -> str:
     return "schema registry" if isinstance(error, RegistryUnavailable) else "database"
 
@@ -258,6 +264,7 @@ class InboxConsumer:
         self._cleanup_interval = cleanup_interval
         self._cleanup_due = 0.0
         self._blamed: Message | None = None  # the message whose handler raised last
+        self._database_url = _database_url(sessions)  # masked in the outage warnings
 
     def run(self, stop: threading.Event) -> None:
         """Poll and apply until ``stop`` is set; waits out database and registry outages.
@@ -275,7 +282,12 @@ class InboxConsumer:
             except (OperationalError, InterfaceError, RegistryUnavailable) as exc:
                 # Both come back by themselves; the unapplied events were rewound.
                 attempt += 1
-                _log.warning("inbox %s: %s away (%s); retrying", self.inbox.group, _away(exc), exc)
+                _log.warning(
+                    "inbox %s: %s away (%s); retrying",
+                    self.inbox.group,
+                    _away(exc),
+                    redact_error(exc, self._database_url),
+                )
                 stop.wait(min(2.0, 0.05 * 2 ** min(attempt, 10)))
 
     def cleanup(self) -> int:

@@ -3,18 +3,27 @@
 Explicit settings always win over any discovered endpoint (Docker engine, native stack).
 Secrets (the database password, SASL/SSL secrets in raw librdkafka options) never show
 in ``repr``, logs or exceptions: use :meth:`Settings.redacted_kafka_options` and
-:func:`redact_url` when printing.
+:func:`redact_url` when printing, and :func:`redact_error` for the text of an error (a
+driver's message may quote the URL it could not use). A setting that cannot be read raises
+:class:`~saga.errors.ConfigError` naming the variable and the expected form, never the value.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from saga.errors import ConfigError
 
@@ -37,6 +46,99 @@ def redact_url(url: str) -> str:
     except Exception:  # an unparsable URL: show nothing of it
         return REDACTED
     return parsed.render_as_string(hide_password=True)
+
+
+def redact_error(exc: BaseException, *secrets: str | SecretStr | None) -> str:
+    """The text of ``exc`` on one line, with every secret replaced by ``***``.
+
+    Each of ``secrets`` is a URL (``scheme://...``), whose password is masked, or a secret
+    value (e.g. a ``sasl.password``), masked whole; ``None`` is skipped. Each is masked as
+    written, percent-decoded and percent-encoded, since drivers quote URLs in any of these.
+    Use it for every connection error that is raised again or logged.
+    """
+    text = " ".join(part for part in str(exc).split() if part) or type(exc).__name__
+    return _mask(text, secrets)
+
+
+def _mask(text: str, secrets: Iterable[str | SecretStr | None]) -> str:
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret is None:
+            continue
+        value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        found = _url_passwords(value) if _URL.match(value) else {value}
+        for raw in found:
+            forms.update(_spellings(raw))
+    forms = {form for form in forms if form and form not in REDACTED}
+    if not forms:
+        return text
+    # One pass, longest first: a shorter spelling never matches inside a replaced one.
+    pattern = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    return re.sub(pattern, REDACTED, text)
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# userinfo ':' password '@', up to the first '@' (SQLAlchemy's reading) or the last (urllib's).
+_USERINFO_SHORT = re.compile(r"^[^:]+://[^:/@]*:([^@]*)@")
+_USERINFO_LONG = re.compile(r"^[^:]+://[^:/@]*:(.*)@")
+
+
+def _url_passwords(url: str) -> set[str]:
+    """The password of ``url`` as every parser we use could read it (a malformed URL is read
+    differently by each)."""
+    found = {m.group(1) for m in (_USERINFO_SHORT.match(url), _USERINFO_LONG.match(url)) if m}
+    with contextlib.suppress(ValueError):
+        found.add(urlsplit(url).password or "")
+    with contextlib.suppress(ArgumentError, ValueError):
+        found.add(make_url(url).password or "")
+    return {password for password in found if password}
+
+
+def _spellings(secret: str) -> set[str]:
+    """How ``secret`` may appear in an error: as written, decoded, encoded, quoted."""
+    decoded = unquote(secret)
+    forms = {secret, decoded}
+    for plain in (secret, decoded):
+        forms.update(
+            (
+                quote(plain, safe=""),
+                quote(plain),
+                quote_plus(plain),
+                repr(plain)[1:-1],
+                plain.replace("\\", "\\\\").replace("'", "\\'"),  # libpq conninfo quoting
+            )
+        )
+    return forms
+
+
+def check_database_url(url: str) -> None:
+    """Raise :class:`ConfigError` (without the password) when ``url`` cannot be used.
+
+    SQLAlchemy and libpq (which the relay uses directly) must both read it: a raw ``%`` in
+    the password, say, passes the first and fails the second with the password in the text.
+    """
+    try:
+        driver = make_url(url).drivername
+        if driver in _DRIVERS:
+            conninfo_to_dict("postgresql://" + url.split("://", 1)[1])
+    except (ArgumentError, ValueError, psycopg.ProgrammingError) as exc:
+        raise ConfigError(
+            f"SAGA_DATABASE_URL is not a valid URL ({redact_error(exc, url)}): {DATABASE_URL_FIX}"
+        ) from None
+    if driver not in _DRIVERS:  # the relay hands any other URL to libpq as it is
+        raise ConfigError(
+            f"SAGA_DATABASE_URL names {driver!r}, not PostgreSQL through psycopg: "
+            f"{DATABASE_URL_FIX}"
+        )
+
+
+_DRIVERS = ("postgresql", "postgresql+psycopg")
+
+
+DATABASE_URL_FIX = (
+    "write it as postgresql+psycopg://user:password@host:5432/database, with special "
+    "characters of the password percent-encoded (% as %25, @ as %40, / as %2F)"
+)
 
 
 class Settings(BaseSettings):
@@ -87,6 +189,22 @@ class Settings(BaseSettings):
         default=1_048_576, gt=0, description="largest event payload encoded or decoded"
     )
 
+    if not TYPE_CHECKING:
+        # Hidden from mypy so that the pydantic plugin still types the keyword arguments.
+        def __init__(self, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+            except (ValidationError, SettingsError) as exc:
+                # pydantic's own message quotes the input, passwords included.
+                raise _settings_error(exc) from None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_usable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_database_url(value.get_secret_value())
+        return value
+
     @field_validator("kafka_options", mode="before")
     @classmethod
     def _option_values_are_strings(cls, value: object) -> object:
@@ -101,6 +219,13 @@ class Settings(BaseSettings):
         """Raw librdkafka options safe to print: secret values replaced by ``***``."""
         return {k: (REDACTED if is_secret_option(k) else v) for k, v in self.kafka_options.items()}
 
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret these settings hold, for :func:`redact_error`."""
+        urls = (self.database_url, self.schema_registry_url)
+        return tuple(url.get_secret_value() for url in urls if url is not None) + tuple(
+            v for k, v in self.kafka_options.items() if is_secret_option(k)
+        )
+
     def require_database_url(self) -> str:
         if self.database_url is None:
             raise ConfigError(
@@ -114,3 +239,46 @@ class Settings(BaseSettings):
         config.update(self.kafka_options)
         config.update(overrides)
         return config
+
+
+_SECRET_FIELDS = frozenset(("database_url", "schema_registry_url", "kafka_options"))
+_FIELD_OF_SOURCE = re.compile(r'field "(\w+)"')
+
+
+def _settings_error(exc: ValidationError | SettingsError) -> ConfigError:
+    """One line per setting that failed: its variable, why, and the form expected."""
+    if isinstance(exc, SettingsError):  # the environment value is not JSON
+        match = _FIELD_OF_SOURCE.search(str(exc))
+        cause = exc.__cause__
+        why = (
+            f"not valid JSON: {cause.msg} at column {cause.colno}"
+            if isinstance(cause, json.JSONDecodeError)
+            else "unreadable"
+        )
+        return ConfigError(_problem(match.group(1) if match else None, why))
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else None
+        why = str(error.get("ctx", {}).get("error", error["msg"]))
+        if field in _SECRET_FIELDS:  # pydantic's messages do not quote the input; never let them
+            why = _mask(why, _strings_in(error.get("input")))
+        problems.append(_problem(field, why))
+    return ConfigError("; ".join(problems))
+
+
+def _problem(field: str | None, why: str) -> str:
+    info = Settings.model_fields.get(field or "")
+    if field is None or info is None:
+        return f"the SAGA_* settings are invalid ({why})"
+    expected = f": expected {info.description}" if info.description else ""
+    return f"SAGA_{field.upper()} is invalid ({why}){expected}"
+
+
+def _strings_in(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.items() for part in item for s in _strings_in(part)]
+    if isinstance(value, list | tuple | set):
+        return [s for item in value for s in _strings_in(item)]
+    return []

@@ -11,7 +11,7 @@ from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from saga.errors import ConfigError, TransportError
-from saga.settings import Settings, redact_url
+from saga.settings import Settings, check_database_url, redact_error, redact_url
 from saga.stack import resolve_endpoints
 from saga.tables import upgrade_database
 
@@ -21,7 +21,9 @@ out = Console(soft_wrap=True)
 
 @contextmanager
 def database_errors(url: str) -> Iterator[None]:
-    """Turn a missing table or an unreachable server into one line naming the fix."""
+    """Turn a malformed URL, a missing table or an unreachable server into one line naming
+    the fix; the password never shows (the driver's own message may quote the URL)."""
+    check_database_url(url)  # the URL may come from the stack's state file, not Settings
     try:
         yield
     except (psycopg.errors.UndefinedTable, ProgrammingError) as exc:
@@ -30,10 +32,11 @@ def database_errors(url: str) -> Iterator[None]:
         raise ConfigError(
             f"the framework's tables are missing in {redact_url(url)}: run `saga db upgrade`"
         ) from None
-    except (psycopg.OperationalError, OperationalError):
+    except (psycopg.OperationalError, OperationalError) as exc:
+        driver_error = getattr(exc, "orig", None) or exc  # without SQLAlchemy's wrapping
         raise TransportError(
-            f"cannot reach PostgreSQL at {redact_url(url)}: run `saga stack up` "
-            "or check SAGA_DATABASE_URL"
+            f"cannot reach PostgreSQL at {redact_url(url)} ({redact_error(driver_error, url)}): "
+            "run `saga stack up` or check SAGA_DATABASE_URL"
         ) from None
 
 

@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from saga.errors import StackError
+from saga.settings import is_secret_option, redact_error
 from saga.stack._maven import resolve_cached
 from saga.stack._process import run_checked, start_detached
 
@@ -184,7 +185,10 @@ def round_trip(bootstrap: str, config: dict[str, object], *, timeout: float = 30
         futures[READY_TOPIC].result(timeout=timeout)
     except KafkaException as exc:
         if "TOPIC_ALREADY_EXISTS" not in str(exc):
-            raise StackError(f"Kafka at {bootstrap} cannot create topics: {exc}") from None
+            secrets = [str(v) for k, v in config.items() if is_secret_option(k)]
+            raise StackError(
+                f"Kafka at {bootstrap} cannot create topics: {redact_error(exc, *secrets)}"
+            ) from None
     delivered: list[int] = []
 
     def on_delivery(err: object, msg: object) -> None:

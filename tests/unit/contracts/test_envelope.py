@@ -132,6 +132,7 @@ def test_a_malformed_traceparent_is_dropped_as_w3c_asks() -> None:
         ({"correlation_id": ""}, "correlation_id must be non-empty"),
         ({"producer": "a\x00b"}, "producer must be non-empty printable"),
         ({"traceparent": "00-xyz"}, "not W3C trace context"),
+        ({"traceparent": TRACEPARENT + "\n"}, "not W3C trace context"),
     ],
 )
 def test_building_a_bad_envelope_fails_at_once(changes: dict[str, object], message: str) -> None:
@@ -145,3 +146,29 @@ def test_headers_need_the_schema_reference() -> None:
         envelope.to_headers()
     with pytest.raises(EncodeError, match="schema must be non-empty printable"):
         envelope.with_schema("bad\nref")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe",  # not UTF-8
+        TRACEPARENT.encode("utf-16"),  # text, but not in UTF-8
+        b"\x80" + TRACEPARENT.encode(),
+        (TRACEPARENT + "\n").encode(),  # a line break is not part of the value
+        "00-ü".encode(),
+    ],
+)
+def test_an_undecodable_traceparent_is_dropped_not_the_event(raw: bytes) -> None:
+    headers = _with("traceparent", raw)
+    decoded = Envelope.from_headers(headers)
+    assert decoded.traceparent is None
+    assert str(decoded.event_id).encode() == dict(headers)["event-id"]
+
+
+def test_a_repeated_traceparent_is_dropped_as_w3c_asks() -> None:
+    headers = [*_envelope().to_headers(), ("traceparent", b"\xff")]
+    assert Envelope.from_headers(headers).traceparent is None
+
+
+def test_a_well_formed_traceparent_is_kept() -> None:
+    assert Envelope.from_headers(_envelope().to_headers()).traceparent == TRACEPARENT
