@@ -62,7 +62,7 @@ from saga._crashpoints import crash_point
 from saga._relay_lane import BatchResult, LaneProducer, Outcome, backoff
 from saga._relay_progress import ProgressReader, ensure_topic
 from saga.errors import ConfigError, TransportError
-from saga.settings import Settings
+from saga.settings import Settings, check_database_url, redact_error
 from saga.tables import OUTBOX_CHANNEL, OUTBOX_LANES
 
 __all__ = ["Lag", "Relay", "cleanup_outbox", "discard_parked", "outbox_lag", "requeue_parked"]
@@ -184,10 +184,12 @@ class Relay:
                 f"relay name {self.name!r} must use letters, digits, '.', '_' and '-' only: "
                 "it becomes part of Kafka topic and transactional ids"
             )
+        check_database_url(database_url)
         self.relay_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.progress_topic = f"saga-relay.{self.name}.progress"
         self._url = _plain_url(database_url)
         settings = settings or Settings()
+        self._secrets = (database_url, *settings.secret_values())  # masked in warnings
         self._kafka = dict(settings.kafka_config(kafka_bootstrap))
         self._producer_config: dict[str, Any] = {
             **self._kafka,
@@ -249,7 +251,11 @@ class Relay:
                         self._wait(stop)
                 except (psycopg.Error, TransportError) as exc:
                     attempt += 1
-                    _log.warning("relay %s: %s; starting over", self.relay_id, exc)
+                    _log.warning(
+                        "relay %s: %s; starting over",
+                        self.relay_id,
+                        redact_error(exc, *self._secrets),
+                    )
                     self._reset()
                     stop.wait(backoff(attempt))
         finally:
