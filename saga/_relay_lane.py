@@ -178,11 +178,3 @@ class LaneProducer:
         # fenced (fatal) producer raises its error again here; it is known already.
         with contextlib.suppress(KafkaException):
             self._producer.poll(0)
-
-
-def backoff(attempt: int, cap: float = 2.0) -> float:
-    return float(min(cap, 0.05 * (2 ** min(attempt, 10))))
-
-
-def monotonic() -> float:
-    return time.monotonic()

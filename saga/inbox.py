@@ -51,6 +51,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from saga._backoff import backoff
 from saga._crashpoints import crash_point
 from saga._dead_letter import (
     DEAD_LETTER_ERROR,
@@ -288,7 +289,7 @@ class InboxConsumer:
                     _away(exc),
                     redact_error(exc, self._database_url),
                 )
-                stop.wait(min(2.0, 0.05 * 2 ** min(attempt, 10)))
+                stop.wait(backoff(attempt))
 
     def cleanup(self) -> int:
         """Delete this group's rows older than ``retention``, a chunk per transaction.

@@ -58,8 +58,9 @@ from confluent_kafka import KafkaException
 from sqlalchemy.engine import make_url
 
 from saga import _relay_store as store
+from saga._backoff import backoff
 from saga._crashpoints import crash_point
-from saga._relay_lane import BatchResult, LaneProducer, Outcome, backoff
+from saga._relay_lane import BatchResult, LaneProducer, Outcome
 from saga._relay_progress import ProgressReader, ensure_topic
 from saga.errors import ConfigError, TransportError
 from saga.settings import Settings, check_database_url, redact_error
