@@ -14,5 +14,5 @@ def backoff(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> float:
     failed together (a broker or database restart) do not all come back at the same moment,
     yet none retries in a tight loop.
     """
-    ceiling = min(cap, base * 2 ** min(max(attempt, 0), 16))
+    ceiling = min(cap, base * 2.0 ** min(max(attempt, 0), 16))
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311  (timing, not security)
