@@ -17,8 +17,8 @@ from saga.settings import Settings
 schemas_app = typer.Typer(
     help="Check, list and generate code from the Avro event contracts.", no_args_is_help=True
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # one line per finding, however narrow
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _DIR_HELP = "contract folder (default: SAGA_SCHEMA_DIR, else ./avro)"
 DEFAULT_MODULE = Path("services/contracts/_generated.py")
@@ -93,7 +93,8 @@ def generate(
     if check_only:
         if current != text:
             err.print(
-                f"[red]✗[/] {output} is out of date with {folder}: run `saga schemas generate`"
+                f"[red]✗[/] {output} is out of date with {folder}: run `saga schemas generate`",
+                soft_wrap=True,
             )
             raise typer.Exit(1)
         out.print(f"[green]✓[/] {output} is up to date with {folder}")

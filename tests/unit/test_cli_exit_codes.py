@@ -120,7 +120,8 @@ def test_schemas_generate_check_fails_on_stale_code(env: dict[str, str], tmp_pat
     stale.write_text(GENERATED.read_text(encoding="utf-8").replace("AvroLong", "int", 1))
     done = run_saga("schemas", "generate", str(AVRO), "-o", str(stale), "--check", env=env)
     assert done.returncode == 1, done
-    assert "out of date" in done.stderr
+    assert "out of date with" in done.stderr
+    assert "run `saga schemas generate`" in done.stderr  # on one line, however narrow
     written = tmp_path / "fresh.py"
     first = run_saga("schemas", "generate", str(AVRO), "-o", str(written), env=env)
     assert first.returncode == 0, first.stderr
