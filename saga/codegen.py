@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import keyword
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,9 @@ class _Module:
     imports: set[str] = field(default_factory=set)
     blocks: list[str] = field(default_factory=list)
     exported: list[str] = field(default_factory=list)
+    defined: set[str] = field(default_factory=set)
+    # classes whose fields name a class defined after them (recursive records)
+    rebuild: list[str] = field(default_factory=list)
     # full name of a named type → (python name, its definition as JSON, where it came from)
     named: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     python_names: dict[str, str] = field(default_factory=dict)
@@ -117,11 +120,13 @@ class _Generator:
         self.module = module
         self.version = version
         self.where = str(version.path)
+        # named types each record being written refers to, innermost record last
+        self._refs: list[set[str]] = []
 
     def event(self, location: str) -> None:
         record = self.version.parsed
         class_name = self.module.python_names[self.version.name]
-        body = self._fields(record)
+        body, refs = self._fields(record)
         doc = _docstring(
             record.get("doc") or f"The event ``{self.version.name}``.",
             f"Contract version {self.version.version}: {location}.",
@@ -134,10 +139,25 @@ class _Generator:
             f"    schema={schema},\n"
             "):\n"
         )
-        self.module.blocks.append(header + doc + "\n" + body)
+        self._define(class_name, header + doc + "\n" + body, refs)
         self.module.exported.append(class_name)
 
-    def _fields(self, record: Mapping[str, Any]) -> str:
+    def _define(self, python_name: str, block: str, refs: Set[str] = frozenset()) -> None:
+        """Append a definition; a class naming one defined after it is rebuilt at the end."""
+        if refs - self.module.defined - {python_name}:
+            self.module.rebuild.append(python_name)
+        self.module.blocks.append(block)
+        self.module.defined.add(python_name)
+
+    def _fields(self, record: Mapping[str, Any]) -> tuple[str, set[str]]:
+        """The class body of a record, and the named types its fields refer to."""
+        self._refs.append(set())
+        try:
+            return self._field_lines(record), self._refs[-1]
+        finally:
+            self._refs.pop()
+
+    def _field_lines(self, record: Mapping[str, Any]) -> str:
         lines: list[str] = []
         for avro_field in record.get("fields", []):
             name = str(avro_field["name"])
@@ -203,6 +223,8 @@ class _Generator:
     def _named(self, schema: Mapping[str, Any], what: str) -> str:
         full = str(schema["name"])
         python_name = self.module.python_names[full]
+        if self._refs:
+            self._refs[-1].add(python_name)
         definition = json.dumps(_without_docs(schema), sort_keys=True)
         known = self.module.named.get(full)
         if known is not None:
@@ -224,17 +246,17 @@ class _Generator:
                     + "".join(f"    {_string(s)},\n" for s in schema["symbols"])
                     + "]"
                 )
-            self.module.blocks.append(alias + "\n")
+            self._define(python_name, alias + "\n")
         elif kind == "fixed":
             self._use("Annotated")
             self._use("Field")
             size = int(schema["size"])
             alias = f"{python_name} = Annotated[bytes, Field(min_length={size}, max_length={size})]"
-            self.module.blocks.append(alias + "\n")
+            self._define(python_name, alias + "\n")
         else:
-            body = self._fields(schema)  # nested types first: they are defined before use
+            body, refs = self._fields(schema)  # nested types first: defined before use
             doc = _docstring(schema.get("doc") or f"The record ``{full}``.")
-            self.module.blocks.append(f"class {python_name}(Record):\n{doc}\n{body}")
+            self._define(python_name, f"class {python_name}(Record):\n{doc}\n{body}", refs)
         self.module.exported.append(python_name)
         return python_name
 
@@ -294,6 +316,9 @@ def _render(module: _Module, source: str) -> str:
         "module and the contracts drift apart.",
         '"""',
         "",
+        # Recursive records name classes before they exist.
+        "from __future__ import annotations",
+        "",
     ]
     lines += [f"from {m} import {', '.join(sorted(by_module[m]))}" for m in stdlib]
     if stdlib:
@@ -310,6 +335,10 @@ def _render(module: _Module, source: str) -> str:
     text = "\n".join(lines) + "\n"
     for block in module.blocks:
         text += "\n\n" + block
+    if module.rebuild:
+        # Annotations are strings (see the __future__ import): names of classes defined
+        # further down resolve once the whole module has run.
+        text += "\n\n" + "".join(f"{name}.model_rebuild()\n" for name in module.rebuild)
     return text
 
 

@@ -1,15 +1,31 @@
 """Schema evolution rules: can one contract version read data written with another?
 
-The checks follow Avro schema resolution (the reader's schema against the writer's):
+The checks follow the schema resolution of the Avro 1.12 specification (the reader's schema
+against the writer's):
 
-* records match by name (or a reader alias); a reader field missing from the writer needs
-  a default; a writer field missing from the reader is skipped;
-* types must match, or be promoted: int→long→float→double, string↔bytes;
+* named types (record, enum, fixed) match by unqualified name, or when the writer's full
+  name is one of the reader's aliases; aliases of named types are full names, and a relative
+  alias is in the type's own namespace (``"aliases": ["other.Addr"]`` does not match
+  ``acme.Addr``). Field aliases are plain names;
+* a reader field missing from the writer needs a default; a writer field missing from the
+  reader is skipped;
+* types must be equal or promoted: int→long→float→double, string↔bytes;
 * enums: every writer symbol must be a reader symbol unless the reader has a default;
-* unions: every writer branch must fit some reader branch;
-* fixed sizes are equal; arrays and maps resolve their items and values;
-* logical types must not change (Avro would read the bytes, but a timestamp-millis read as
-  timestamp-micros is a different instant): stricter than plain resolution, on purpose.
+* unions: each writer branch is read by the first reader branch it matches;
+* fixed sizes are equal, two decimals have the same precision and scale; arrays and maps
+  resolve their items and values.
+
+Beyond the specification, on purpose and by name (each finding names the rule):
+
+* ``strict-logical-types`` (on by default; ``strict_logical_types=False``, or
+  ``saga schemas check --no-strict-logical-types``, turns it off): adding, removing or
+  changing a known logical type (timestamp and time precision, date, uuid, duration…) is
+  refused although the specification ignores logical types in resolution, because the same
+  number would be read with another meaning: a timestamp-millis read as timestamp-micros is
+  another instant. Unknown (and invalid) logical types are ignored, as the specification says.
+
+Warnings never fail a check: they name changes that resolve but fail on some values (bytes
+read as string fail on bytes that are not UTF-8).
 
 Levels, as in Confluent's registry: BACKWARD (the new version reads data of the old one),
 FORWARD (old readers read data of the new one), FULL (both); ``_TRANSITIVE`` checks against
@@ -29,7 +45,9 @@ from saga.errors import CompatibilityError, ConfigError
 from saga.schemas import Contracts, SchemaVersion
 
 __all__ = [
+    "STRICT_LOGICAL_TYPES",
     "CheckReport",
+    "CompatibilityWarning",
     "Incompatibility",
     "Level",
     "check_contracts",
@@ -37,8 +55,12 @@ __all__ = [
     "parse_level",
 ]
 
+STRICT_LOGICAL_TYPES = "strict-logical-types"
+"""The name of the rule that refuses logical type changes the specification would allow."""
+
 _PRIMITIVES = frozenset(("null", "boolean", "int", "long", "float", "double", "bytes", "string"))
 _NAMED = frozenset(("record", "enum", "fixed", "error"))
+_COMPLEX = frozenset(("record", "enum", "fixed", "array", "map", "error"))
 # writer type → reader types that can read it (Avro promotions)
 _PROMOTIONS: dict[str, frozenset[str]] = {
     "int": frozenset(("long", "float", "double")),
@@ -47,6 +69,24 @@ _PROMOTIONS: dict[str, frozenset[str]] = {
     "string": frozenset(("bytes",)),
     "bytes": frozenset(("string",)),
 }
+# The specification's logical types and the Avro types each may annotate; anything else
+# (an unknown name, or a known one on another type) is ignored, as the specification says.
+_LOGICAL_TYPES: dict[str, frozenset[str]] = {
+    "decimal": frozenset(("bytes", "fixed")),
+    "big-decimal": frozenset(("bytes",)),
+    "uuid": frozenset(("string", "fixed")),
+    "date": frozenset(("int",)),
+    "time-millis": frozenset(("int",)),
+    "time-micros": frozenset(("long",)),
+    "timestamp-millis": frozenset(("long",)),
+    "timestamp-micros": frozenset(("long",)),
+    "timestamp-nanos": frozenset(("long",)),
+    "local-timestamp-millis": frozenset(("long",)),
+    "local-timestamp-micros": frozenset(("long",)),
+    "local-timestamp-nanos": frozenset(("long",)),
+    "duration": frozenset(("fixed",)),
+}
+_FIXED_SIZES = {"uuid": 16, "duration": 12}
 
 
 class Level(StrEnum):
@@ -100,13 +140,37 @@ class Incompatibility:
     problem: str
     new_version: int = 0
     old_version: int = 0
+    strictness: str | None = None
+    """The rule beyond the Avro specification that flagged it (``strict-logical-types``),
+    or None when the specification's resolution rules fail."""
 
     def __str__(self) -> str:
         if self.rule == "BACKWARD":
             why = f"v{self.new_version} cannot read data written with v{self.old_version}"
         else:
             why = f"v{self.old_version} readers cannot read data written with v{self.new_version}"
-        return f"{self.schema}: {self.problem} ({self.rule}: {why}, see {self.against.name})"
+        rule = "" if self.strictness is None else f" [rule {self.strictness}]"
+        return f"{self.schema}: {self.problem}{rule} ({self.rule}: {why}, see {self.against.name})"
+
+
+@dataclass(frozen=True)
+class CompatibilityWarning:
+    """A change the specification allows that still fails on some values."""
+
+    schema: Path
+    against: Path
+    rule: str
+    field: str
+    problem: str
+    new_version: int = 0
+    old_version: int = 0
+
+    def __str__(self) -> str:
+        if self.rule == "BACKWARD":
+            who = f"v{self.new_version} reading data written with v{self.old_version}"
+        else:
+            who = f"v{self.old_version} readers reading data written with v{self.new_version}"
+        return f"{self.schema}: {self.problem} ({self.rule}: {who}, see {self.against.name})"
 
 
 @dataclass
@@ -117,10 +181,12 @@ class CheckReport:
     schemas: int = 0
     pairs: int = 0
     incompatibilities: list[Incompatibility] = field(default_factory=list)
+    warnings: list[CompatibilityWarning] = field(default_factory=list)
+    """Changes that pass but may fail on some data; they never make the report fail."""
 
     @property
     def ok(self) -> bool:
-        """True when no rule is broken."""
+        """True when no rule is broken (warnings do not count)."""
         return not self.incompatibilities
 
     def raise_for_incompatibilities(self) -> None:
@@ -134,9 +200,16 @@ class CheckReport:
 
 
 def check_contracts(
-    contracts: Contracts, level: Level | str = Level.BACKWARD_TRANSITIVE
+    contracts: Contracts,
+    level: Level | str = Level.BACKWARD_TRANSITIVE,
+    *,
+    strict_logical_types: bool = True,
 ) -> CheckReport:
-    """Check every version of every contract against the earlier ones, at ``level``."""
+    """Check every version of every contract against the earlier ones, at ``level``.
+
+    ``strict_logical_types=False`` drops the ``strict-logical-types`` rule and checks only
+    what the Avro specification requires.
+    """
     level = parse_level(level)
     report = CheckReport(level=level, schemas=len(contracts))
     for name in contracts.names():
@@ -145,50 +218,78 @@ def check_contracts(
             olds = history[:index] if level.transitive else history[max(0, index - 1) : index]
             for old in olds:
                 report.pairs += 1
-                report.incompatibilities.extend(check_pair(old, new, level))
+                found, warned = _check(old, new, level, strict_logical_types)
+                report.incompatibilities.extend(found)
+                report.warnings.extend(warned)
     return report
 
 
-def check_pair(old: SchemaVersion, new: SchemaVersion, level: Level | str) -> list[Incompatibility]:
+def check_pair(
+    old: SchemaVersion,
+    new: SchemaVersion,
+    level: Level | str,
+    *,
+    strict_logical_types: bool = True,
+) -> list[Incompatibility]:
     """The rules of ``level`` (its direction only) that ``new`` breaks against ``old``."""
+    return _check(old, new, parse_level(level), strict_logical_types)[0]
+
+
+def _check(
+    old: SchemaVersion, new: SchemaVersion, level: Level, strict_logical_types: bool
+) -> tuple[list[Incompatibility], list[CompatibilityWarning]]:
     found: list[Incompatibility] = []
-    for rule in parse_level(level).rules:
+    warned: list[CompatibilityWarning] = []
+    for rule in level.rules:
         new_reads = rule == "BACKWARD"
         reader, writer = (new, old) if new_reads else (old, new)
-        walker = _Resolution(reader.named, writer.named, new_reads=new_reads)
+        walker = _Resolution(
+            reader.named,
+            writer.named,
+            new_reads=new_reads,
+            strict_logical_types=strict_logical_types,
+        )
         walker.resolve(reader.parsed, writer.parsed, "")
         found.extend(
             Incompatibility(
-                schema=new.path,
-                against=old.path,
-                rule=rule,
-                field=path,
-                problem=problem,
-                new_version=new.version,
-                old_version=old.version,
+                new.path, old.path, rule, path, problem, new.version, old.version, strictness
             )
-            for path, problem in walker.problems
+            for path, problem, strictness in walker.problems
         )
-    return found
+        warned.extend(
+            CompatibilityWarning(new.path, old.path, rule, path, problem, new.version, old.version)
+            for path, problem in walker.warnings
+        )
+    return found, warned
 
 
 class _Resolution:
-    """Walks a reader schema against a writer schema, collecting (path, problem) pairs."""
+    """Walks a reader schema against a writer schema, collecting what cannot be read."""
 
     def __init__(
-        self, reader_named: Mapping[str, Any], writer_named: Mapping[str, Any], *, new_reads: bool
+        self,
+        reader_named: Mapping[str, Any],
+        writer_named: Mapping[str, Any],
+        *,
+        new_reads: bool,
+        strict_logical_types: bool,
     ) -> None:
         self.reader_named = reader_named
         self.writer_named = writer_named
         self.new_reads = new_reads
-        self.problems: list[tuple[str, str]] = []
+        self.strict_logical_types = strict_logical_types
+        self.problems: list[tuple[str, str, str | None]] = []
+        self.warnings: list[tuple[str, str]] = []
         self._seen: set[tuple[str, str]] = set()
 
-    def _add(self, path: str, problem: str) -> None:
-        self.problems.append((path, problem))
+    def _add(self, path: str, problem: str, strictness: str | None = None) -> None:
+        self.problems.append((path, problem, strictness))
+
+    def _old_new(self, reader: Any, writer: Any) -> tuple[Any, Any]:
+        return (writer, reader) if self.new_reads else (reader, writer)
 
     def _changed(self, path: str, reader: Any, writer: Any) -> None:
-        old, new = (writer, reader) if self.new_reads else (reader, writer)
+        old, new = self._old_new(reader, writer)
         self._add(path, f"{_label(path)} changed type {_describe(old)}→{_describe(new)}")
 
     def resolve(self, reader: Any, writer: Any, path: str) -> None:
@@ -198,59 +299,76 @@ class _Resolution:
             self._resolve_writer_union(reader, writer, path)
             return
         if isinstance(reader, list):
-            branch = next((b for b in reader if self._fits(b, writer)), None)
+            # The first reader branch the writer's type matches reads it (spec, unions).
+            branch = next((b for b in reader if self._matches(b, writer)), None)
             if branch is None:
                 self._changed(path, reader, writer)
             else:
                 self.resolve(branch, writer, path)
             return
         reader_kind, writer_kind = _kind(reader), _kind(writer)
-        if (
-            reader_kind == writer_kind
-            and reader_kind in _NAMED
-            and not self._names_match(reader, writer)
-        ):
-            old, new = (writer, reader) if self.new_reads else (reader, writer)
-            self._add(
-                path,
-                f"{_label(path, reader_kind)} renamed {_short(old)}→{_short(new)} "
-                "(keep the name, or list the old one in aliases)",
-            )
-            return
-        if not self._fits(reader, writer):
+        if reader_kind == writer_kind and reader_kind in _NAMED:
+            if not self._names_match(reader, writer):
+                old, new = self._old_new(reader, writer)
+                # Only a new reader can take aliases: old readers are already deployed.
+                fix = f", or list {writer['name']} in its aliases" if self.new_reads else ""
+                self._add(
+                    path,
+                    f"{_label(path, reader_kind)} renamed {_short(old)}→{_short(new)} "
+                    f"(keep the name{fix})",
+                )
+                return
+        elif not self._matches(reader, writer):
             self._changed(path, reader, writer)
             return
-        if _logical(reader) != _logical(writer):
-            old, new = (writer, reader) if self.new_reads else (reader, writer)
-            self._add(
-                path,
-                f"{_label(path)} changed logical type {_logical(old) or 'none'}→"
-                f"{_logical(new) or 'none'}",
-            )
+        if not self._logical_types_agree(reader, writer, path):
             return
+        if writer_kind == "bytes" and reader_kind == "string":
+            self.warnings.append(
+                (path, f"{_label(path)} bytes read as string: fails on bytes that are not UTF-8")
+            )
         if reader_kind == "record":
             self._resolve_record(reader, writer, path)
         elif reader_kind == "enum":
             self._resolve_enum(reader, writer, path)
         elif reader_kind == "fixed" and reader.get("size") != writer.get("size"):
-            old, new = (writer, reader) if self.new_reads else (reader, writer)
+            old, new = self._old_new(reader, writer)
             self._add(path, f"{_label(path, 'fixed')} changed size {old['size']}→{new['size']}")
         elif reader_kind == "array":
             self.resolve(reader["items"], writer["items"], f"{path}[]")
         elif reader_kind == "map":
             self.resolve(reader["values"], writer["values"], f"{path}{{}}")
 
+    def _logical_types_agree(self, reader: Any, writer: Any, path: str) -> bool:
+        reader_logical, writer_logical = _logical(reader), _logical(writer)
+        if reader_logical == writer_logical:
+            return True
+        old, new = self._old_new(reader_logical, writer_logical)
+        change = f"{_label(path)} changed logical type {old or 'none'}→{new or 'none'}"
+        both_decimal = all(
+            text is not None and text.startswith("decimal(")
+            for text in (reader_logical, writer_logical)
+        )
+        if both_decimal:
+            # The specification: two decimals match only with equal precision and scale.
+            self._add(path, change)
+            return False
+        if self.strict_logical_types:
+            self._add(path, change, STRICT_LOGICAL_TYPES)
+            return False
+        return True
+
     def _resolve_writer_union(self, reader: Any, writer: list[Any], path: str) -> None:
         for branch in writer:
             branch = _deref(branch, self.writer_named)
             if isinstance(reader, list):
-                match = next((b for b in reader if self._fits(b, branch)), None)
+                match = next((b for b in reader if self._matches(b, branch)), None)
                 if match is None:
                     verb = "removed" if self.new_reads else "added"
                     self._add(path, f"{_label(path)} {verb} union branch {_describe(branch)}")
                 else:
                     self.resolve(match, branch, path)
-            elif self._fits(reader, branch):
+            elif self._matches(reader, branch):
                 self.resolve(reader, branch, path)
             else:
                 self._changed(path, reader, writer)
@@ -266,9 +384,20 @@ class _Resolution:
         writer_fields = {f["name"]: f for f in writer.get("fields", [])}
         for reader_field in reader.get("fields", []):
             name = reader_field["name"]
+            # Field aliases are plain names; the field's own name wins over an alias.
             names = [name, *reader_field.get("aliases", [])]
             writer_field = next((writer_fields[n] for n in names if n in writer_fields), None)
             field_path = f"{path}.{name}" if path else name
+            clash = [a for a in names[1:] if a in writer_fields]
+            if name in writer_fields and clash:
+                # Renaming the writer's `a` to `b` by alias would give it two fields `b`;
+                # readers disagree on which one they read (fastavro takes the alias).
+                self._add(
+                    field_path,
+                    f"field `{field_path}` has the alias `{clash[0]}`, but the writer has "
+                    f"both `{name}` and `{clash[0]}`: drop the alias",
+                )
+                continue
             if writer_field is not None:
                 self.resolve(reader_field["type"], writer_field["type"], field_path)
             elif "default" not in reader_field:
@@ -289,23 +418,34 @@ class _Resolution:
                     problem = f"added symbol {symbol} (and the old enum has no default)"
                 self._add(path, f"{_label(path, 'enum')} {problem}")
 
-    def _fits(self, reader: Any, writer: Any) -> bool:
-        """Shallow match: could the reader's type read the writer's (names, promotions)?"""
+    def _matches(self, reader: Any, writer: Any) -> bool:
+        """The specification's "match": same type or a promotion, named types by name."""
         reader = _deref(reader, self.reader_named)
         writer = _deref(writer, self.writer_named)
         if isinstance(reader, list) or isinstance(writer, list):
             return isinstance(reader, list) and isinstance(writer, list)
         reader_kind, writer_kind = _kind(reader), _kind(writer)
         if reader_kind == writer_kind:
+            if reader_kind == "fixed" and reader.get("size") != writer.get("size"):
+                return False
             return reader_kind not in _NAMED or self._names_match(reader, writer)
         return reader_kind in _PROMOTIONS.get(writer_kind, frozenset())
 
     @staticmethod
     def _names_match(reader: Mapping[str, Any], writer: Mapping[str, Any]) -> bool:
+        # Unqualified names match; otherwise the writer's full name must be a reader alias.
         writer_name = str(writer.get("name"))
-        accepted = {str(reader.get("name")), *map(str, reader.get("aliases", []))}
-        short = {name.rsplit(".", 1)[-1] for name in accepted}
-        return writer_name in accepted or writer_name.rsplit(".", 1)[-1] in short
+        if _short(reader) == writer_name.rsplit(".", 1)[-1]:
+            return True
+        namespace = str(reader.get("name")).rpartition(".")[0]
+        return writer_name in {_full_alias(str(a), namespace) for a in reader.get("aliases", ())}
+
+
+def _full_alias(alias: str, namespace: str) -> str:
+    """A type alias as a full name: a relative one is in the type's own namespace."""
+    if "." in alias or not namespace:
+        return alias
+    return f"{namespace}.{alias}"
 
 
 def _deref(schema: Any, named: Mapping[str, Any]) -> Any:
@@ -318,9 +458,6 @@ def _deref(schema: Any, named: Mapping[str, Any]) -> Any:
     return schema
 
 
-_COMPLEX = frozenset(("record", "enum", "fixed", "array", "map", "error"))
-
-
 def _kind(schema: Any) -> str:
     if isinstance(schema, str):
         return schema
@@ -331,11 +468,20 @@ def _kind(schema: Any) -> str:
 
 
 def _logical(schema: Any) -> str | None:
+    """The schema's logical type as the specification knows it, else None."""
     if not isinstance(schema, dict) or "logicalType" not in schema:
         return None
     logical = str(schema["logicalType"])
+    kind = _kind(schema)
+    if kind not in _LOGICAL_TYPES.get(logical, ()):
+        return None
+    if kind == "fixed" and logical in _FIXED_SIZES and schema.get("size") != _FIXED_SIZES[logical]:
+        return None
     if logical == "decimal":
-        return f"decimal({schema.get('precision')},{schema.get('scale', 0)})"
+        precision, scale = schema.get("precision"), schema.get("scale", 0)
+        if isinstance(precision, int) and isinstance(scale, int) and 0 <= scale <= precision:
+            return f"decimal({precision},{scale})" if precision > 0 else None
+        return None
     return logical
 
 

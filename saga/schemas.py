@@ -23,6 +23,7 @@ from typing import Any
 from fastavro.schema import fingerprint as _fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
+from saga._defaults import default_problems
 from saga.errors import DefinitionError, UnknownSchemaError
 
 __all__ = [
@@ -52,11 +53,16 @@ def parse_contract(schema: Mapping[str, Any], where: str) -> tuple[dict[str, Any
     """fastavro's parsed form of a schema and its named types; ``where`` names it in errors."""
     named: dict[str, Any] = {}
     try:
-        parsed = parse_schema(dict(schema), named_schemas=named)
+        # Defaults are checked below, all of them, with messages that name the field.
+        parsed = parse_schema(dict(schema), named_schemas=named, _ignore_default_error=True)
     except Exception as exc:  # fastavro raises several unrelated types for a bad schema
         raise DefinitionError(f"{where}: not a valid Avro schema: {exc}") from exc
     if not isinstance(parsed, dict) or parsed.get("type") != "record":
         raise DefinitionError(f"{where}: an event contract must be an Avro record")
+    problems = default_problems(parsed, named)
+    if problems:
+        # A wrong default would pass every check and fail when a reader first needs it.
+        raise DefinitionError(f"{where}: {'; '.join(problems)}")
     return parsed, named
 
 

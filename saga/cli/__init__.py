@@ -28,14 +28,15 @@ app.command("relay")(relay)
 
 
 def main() -> None:
-    """Entry point: a framework error is one red line on stderr and exit code 2."""
+    """Entry point: the command's exit code is the process's; a framework error is one red
+    line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Standalone mode lets click turn `typer.Exit(n)`, usage errors (2) and Ctrl-C (130)
+        # into the process exit status; only the framework's own errors are ours to render.
+        app(standalone_mode=True)
     except SagaError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         Console(stderr=True).print("aborted")
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import alembic.util
 import psycopg
 import typer
 from rich.console import Console
@@ -45,5 +46,11 @@ def upgrade(revision: str = typer.Argument("heads", help="Alembic revision to re
     """Run the framework's migrations (outbox, inbox, relay tables) up to REVISION."""
     url = resolve_endpoints(Settings()).database_url
     with database_errors(url):
-        upgrade_database(url, revision)
+        try:
+            upgrade_database(url, revision)
+        except alembic.util.CommandError as exc:  # an unknown or ambiguous revision
+            raise ConfigError(
+                f"cannot upgrade to {revision!r}: {exc}; use `heads` (the default) or a "
+                "revision of the framework's history"
+            ) from None
     out.print(f"framework tables at {revision} in {redact_url(url)}")

@@ -10,15 +10,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from saga.codegen import generate_module
-from saga.compat import Level, check_contracts, parse_level
+from saga.compat import STRICT_LOGICAL_TYPES, Level, check_contracts, parse_level
 from saga.schemas import load_contracts
 from saga.settings import Settings
 
 schemas_app = typer.Typer(
     help="Check, list and generate code from the Avro event contracts.", no_args_is_help=True
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # one line per finding, however narrow
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _DIR_HELP = "contract folder (default: SAGA_SCHEMA_DIR, else ./avro)"
 DEFAULT_MODULE = Path("services/contracts/_generated.py")
@@ -39,10 +39,21 @@ def check(
             help="BACKWARD, FORWARD or FULL, each optionally _TRANSITIVE; or NONE",
         ),
     ] = Level.BACKWARD_TRANSITIVE.value,
+    strict_logical_types: Annotated[
+        bool,
+        typer.Option(
+            f"--{STRICT_LOGICAL_TYPES}/--no-{STRICT_LOGICAL_TYPES}",
+            help="refuse changes of known logical types (beyond the Avro specification)",
+        ),
+    ] = True,
 ) -> None:
     """Fail (exit 1) when a contract version breaks the compatibility level."""
     contracts = load_contracts(_folder(directory))
-    report = check_contracts(contracts, parse_level(level))
+    report = check_contracts(
+        contracts, parse_level(level), strict_logical_types=strict_logical_types
+    )
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {escape(str(warning))}", soft_wrap=True)
     if not report.ok:
         for item in report.incompatibilities:
             err.print(f"[red]✗[/] {escape(str(item))}", soft_wrap=True)
@@ -51,10 +62,18 @@ def check(
             "publish a compatible version instead (new fields need defaults, types stay)",
             soft_wrap=True,
         )
+        if any(item.strictness == STRICT_LOGICAL_TYPES for item in report.incompatibilities):
+            err.print(
+                f"[rule {STRICT_LOGICAL_TYPES}] is stricter than the Avro specification on "
+                f"purpose; --no-{STRICT_LOGICAL_TYPES} checks the specification's rules only",
+                soft_wrap=True,
+                markup=False,
+            )
         raise typer.Exit(1)
+    warned = f", {len(report.warnings)} warning(s)" if report.warnings else ""
     out.print(
         f"[green]✓[/] {len(contracts.names())} contracts, {report.schemas} versions, "
-        f"{report.pairs} version pairs compatible at {report.level.value}"
+        f"{report.pairs} version pairs compatible at {report.level.value}{warned}"
     )
 
 
@@ -74,7 +93,8 @@ def generate(
     if check_only:
         if current != text:
             err.print(
-                f"[red]✗[/] {output} is out of date with {folder}: run `saga schemas generate`"
+                f"[red]✗[/] {output} is out of date with {folder}: run `saga schemas generate`",
+                soft_wrap=True,
             )
             raise typer.Exit(1)
         out.print(f"[green]✓[/] {output} is up to date with {folder}")

@@ -83,7 +83,7 @@ def down() -> None:
 
 @stack_app.command()
 def status() -> None:
-    """Show the endpoints and whether each part answers; exit 1 when the stack is not up."""
+    """Show the endpoints and whether each part answers; exit 2 when the stack is not up."""
     settings = Settings()
     state = read_state(settings.stack_dir)
     if state is None:

@@ -4,6 +4,8 @@ Do not edit: publish a new contract version, then regenerate. A test fails when 
 module and the contracts drift apart.
 """
 
+from __future__ import annotations
+
 from datetime import date
 from typing import Literal
 from uuid import UUID

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -50,12 +51,25 @@ KITCHEN_SINK = {
 def _load(
     tmp_path: Path, schema: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[ModuleType, str]:
-    write_contract(tmp_path, schema)
-    source = generate_module(load_contracts(tmp_path))
-    module = ModuleType("generated_for_test")
-    monkeypatch.setitem(sys.modules, module.__name__, module)  # pydantic resolves names there
-    exec(compile(source, module.__name__, "exec"), module.__dict__)
+    """Generate the module for ``schema`` into a file and import it, as a service would."""
+    contracts = tmp_path / "avro"
+    write_contract(contracts, schema)
+    source = generate_module(load_contracts(contracts))
+    path = tmp_path / f"generated_{tmp_path.name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # pydantic resolves names there
+    spec.loader.exec_module(module)
     return module, source
+
+
+def _round_trip(tmp_path: Path, event: Any) -> Any:
+    serializer = Serializer(Settings(schema_dir=tmp_path / "avro"), events=(type(event),))
+    encoded = serializer.encode(event, Envelope.new(event, correlation_id="c", producer="p"))
+    return serializer.decode(encoded.value, encoded.headers).event
 
 
 def test_generated_code_maps_every_type_and_round_trips(
@@ -80,9 +94,7 @@ def test_generated_code_maps_every_type_and_round_trips(
     assert sink.ok is True
     assert sink.blob == b"\xff"
     assert sink.items == []
-    serializer = Serializer(Settings(schema_dir=tmp_path), events=(sink_cls,))
-    encoded = serializer.encode(sink, Envelope.new(sink, correlation_id="c", producer="p"))
-    assert serializer.decode(encoded.value, encoded.headers).event == sink
+    assert _round_trip(tmp_path, sink) == sink
     with pytest.raises(ValidationError):
         sink_cls(**{**dict(sink), "price": Decimal("1.234")})  # more places than the scale
     with pytest.raises(ValidationError):
@@ -132,3 +144,61 @@ def test_clashing_short_names_get_qualified_class_names(tmp_path: Path) -> None:
     source = generate_module(load_contracts(tmp_path))
     assert "class TestAlphaInner(Record):" in source
     assert "class TestBetaInner(Record):" in source
+
+
+NODE = {
+    "type": "record",
+    "name": "Node",
+    "fields": [
+        {"name": "value", "type": "long"},
+        {"name": "next", "type": ["null", "Node"], "default": None},
+    ],
+}
+# Tree and Forest refer to each other; Forest is written first, so it names a later class.
+TREE = {
+    "type": "record",
+    "name": "Tree",
+    "fields": [
+        {"name": "label", "type": "string"},
+        {
+            "name": "forest",
+            "type": {
+                "type": "record",
+                "name": "Forest",
+                "fields": [{"name": "trees", "type": {"type": "array", "items": "Tree"}}],
+            },
+        },
+    ],
+}
+RECURSIVE = {
+    "type": "record",
+    "name": "Chain",
+    "namespace": "test.recursive",
+    "fields": [
+        {"name": "head", "type": ["null", NODE], "default": None},
+        {"name": "tree", "type": TREE},
+        {"name": "parent", "type": ["null", "Chain"], "default": None},  # the event itself
+    ],
+}
+
+
+def test_recursive_and_mutually_recursive_records_import_and_round_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module, source = _load(tmp_path, RECURSIVE, monkeypatch)
+    assert source.index("class Forest(Record)") < source.index("class Tree(Record)")
+    generated: Any = module
+    # Complete right after import, before any instance: serializers read the fields first.
+    assert all(
+        getattr(generated, name).__pydantic_complete__
+        for name in ("Node", "Forest", "Tree", "Chain")
+    )
+    leaf = generated.Tree(label="leaf", forest=generated.Forest(trees=[]))
+    chain = generated.Chain(
+        head=generated.Node(value=1, next=generated.Node(value=2)),
+        tree=generated.Tree(label="root", forest=generated.Forest(trees=[leaf, leaf])),
+        parent=generated.Chain(tree=leaf),
+    )
+    assert _round_trip(tmp_path, chain) == chain
+    with pytest.raises(ValidationError):
+        generated.Node(value=1, next=generated.Forest(trees=[]))  # typed, not Any

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from saga.cli._schemas import schemas_app
-from saga.compat import Level, check_contracts, parse_level
+from saga.compat import STRICT_LOGICAL_TYPES, Level, check_contracts, parse_level
 from saga.errors import CompatibilityError, ConfigError
 from saga.schemas import load_contracts
 
@@ -167,3 +167,153 @@ def test_adding_a_field_with_a_default_is_fully_compatible(tmp_path: Path) -> No
     new = copy.deepcopy(BASE)
     new["fields"].append({"name": "note", "type": ["null", "string"], "default": None})
     assert _pair(tmp_path, new)
+
+
+def _nested(kind: str, name: str, namespace: str | None = None, **extra: Any) -> dict[str, Any]:
+    shapes: dict[str, dict[str, Any]] = {
+        "record": {"fields": [{"name": "city", "type": "string"}]},
+        "enum": {"symbols": ["A", "B"]},
+        "fixed": {"size": 4},
+    }
+    schema: dict[str, Any] = {"type": kind, "name": name, **shapes[kind], **extra}
+    if namespace is not None:
+        schema["namespace"] = namespace
+    return schema
+
+
+def _with_nested(nested: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "record",
+        "name": "Payment",
+        "namespace": "acme",
+        "fields": [{"name": "id", "type": "string"}, {"name": "part", "type": nested}],
+    }
+
+
+def _backward(tmp_path: Path, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    write_contract(tmp_path, old, 1)
+    write_contract(tmp_path, new, 2)
+    report = check_contracts(load_contracts(tmp_path), "BACKWARD")
+    return [str(item) for item in report.incompatibilities]
+
+
+@pytest.mark.parametrize("kind", ["record", "enum", "fixed"])
+@pytest.mark.parametrize(
+    ("new_namespace", "aliases", "compatible"),
+    [
+        (None, ["acme.Addr"], True),  # a full name
+        (None, ["Addr"], True),  # relative: in the type's own namespace, acme
+        (None, ["other.Addr"], False),  # another type's full name, whatever its short name
+        ("other", ["Addr"], False),  # relative to `other`: other.Addr
+        ("other", ["acme.Addr"], True),
+        (None, [], False),
+    ],
+)
+def test_aliases_of_named_types_are_full_names(
+    tmp_path: Path, kind: str, new_namespace: str | None, aliases: list[str], compatible: bool
+) -> None:
+    old = _with_nested(_nested(kind, "Addr"))
+    new = _with_nested(_nested(kind, "Location", new_namespace, aliases=aliases))
+    problems = _backward(tmp_path, old, new)
+    assert (problems == []) is compatible, problems
+    if not compatible:
+        assert (
+            "renamed Addr→Location (keep the name, or list acme.Addr in its aliases)"
+            in (problems[0])
+        )
+
+
+def test_named_types_match_by_unqualified_name_as_the_spec_says(tmp_path: Path) -> None:
+    old = _with_nested(_nested("record", "Addr"))
+    new = _with_nested(_nested("record", "Addr", "moved.elsewhere"))
+    assert _backward(tmp_path, old, new) == []
+
+
+def test_a_field_alias_that_clashes_with_a_writer_field_is_refused(tmp_path: Path) -> None:
+    old = {**BASE, "fields": [{"name": "id", "type": "string"}, {"name": "ref", "type": "long"}]}
+    new = {**BASE, "fields": [{"name": "ref", "type": "long", "aliases": ["id"]}]}
+    [problem] = _backward(tmp_path, old, new)
+    assert "field `ref` has the alias `id`, but the writer has both `ref` and `id`" in problem
+
+
+def _field_change(
+    tmp_path: Path, old_type: Any, new_type: Any, level: str = "FULL", **options: Any
+) -> Any:
+    def schema(field_type: Any) -> dict[str, Any]:
+        return {**BASE, "fields": [{"name": "at", "type": field_type}]}
+
+    write_contract(tmp_path, schema(old_type), 1)
+    write_contract(tmp_path, schema(new_type), 2)
+    return check_contracts(load_contracts(tmp_path), level, **options)
+
+
+def _logical(kind: str, logical: str, **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "logicalType": logical, **extra}
+
+
+@pytest.mark.parametrize(
+    ("old_type", "new_type"),
+    [
+        (_logical("long", "timestamp-millis"), _logical("long", "timestamp-micros")),
+        (_logical("long", "timestamp-micros"), _logical("long", "local-timestamp-micros")),
+        (_logical("int", "time-millis"), _logical("long", "time-micros")),
+        (_logical("int", "date"), "int"),
+        ("string", _logical("string", "uuid")),
+    ],
+)
+def test_known_logical_type_changes_break_the_named_strict_rule_only(
+    tmp_path: Path, old_type: Any, new_type: Any
+) -> None:
+    report = _field_change(tmp_path, old_type, new_type, "BACKWARD")
+    assert report.incompatibilities
+    assert {item.strictness for item in report.incompatibilities} == {STRICT_LOGICAL_TYPES}
+    assert all("[rule strict-logical-types]" in str(item) for item in report.incompatibilities)
+    # The specification ignores logical types in resolution: without the rule, it passes.
+    relaxed = _field_change(tmp_path, old_type, new_type, "BACKWARD", strict_logical_types=False)
+    assert relaxed.ok
+
+
+@pytest.mark.parametrize(
+    ("old_type", "new_type"),
+    [
+        (_logical("long", "x-money"), _logical("long", "x-other")),  # unknown logical types
+        ("long", _logical("long", "x-money")),
+        (_logical("int", "timestamp-millis"), "int"),  # a known name on the wrong type
+        (_logical("fixed", "uuid", name="U", size=8), {"type": "fixed", "name": "U", "size": 8}),
+    ],
+)
+def test_unknown_or_invalid_logical_types_are_ignored(
+    tmp_path: Path, old_type: Any, new_type: Any
+) -> None:
+    assert _field_change(tmp_path, old_type, new_type).ok
+
+
+def test_decimal_precision_and_scale_must_match_even_without_the_strict_rule(
+    tmp_path: Path,
+) -> None:
+    old = _logical("bytes", "decimal", precision=10, scale=2)
+    new = _logical("bytes", "decimal", precision=12, scale=2)
+    report = _field_change(tmp_path, old, new, strict_logical_types=False)
+    assert {item.strictness for item in report.incompatibilities} == {None}
+    assert "changed logical type decimal(10,2)→decimal(12,2)" in str(report.incompatibilities[0])
+
+
+def test_bytes_read_as_string_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    report = _field_change(tmp_path, "bytes", "string")
+    assert report.ok
+    [warning] = [w for w in report.warnings if w.rule == "BACKWARD"]
+    assert "field `at` bytes read as string: fails on bytes that are not UTF-8" in str(warning)
+    assert [w.rule for w in report.warnings] == ["BACKWARD"]  # string read as bytes is safe
+    result = CliRunner().invoke(schemas_app, ["check", str(tmp_path), "--level", "FULL"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output
+    assert "1 warning(s)" in result.output
+
+
+def test_the_cli_names_the_strict_rule_and_how_to_turn_it_off() -> None:
+    folder = str(FIXTURES / "logical_type_changed")
+    strict = CliRunner().invoke(schemas_app, ["check", folder])
+    assert strict.exit_code == 1
+    assert "--no-strict-logical-types" in strict.output
+    relaxed = CliRunner().invoke(schemas_app, ["check", folder, "--no-strict-logical-types"])
+    assert relaxed.exit_code == 0, relaxed.output
