@@ -112,7 +112,7 @@ def raw_producer(bootstrap: str, topic: str, rows: list[tuple[Any, ...]]) -> flo
 
 def start_relay(url: str, bootstrap: str, batch: int) -> subprocess.Popen[bytes]:
     code = (
-        "import sys; from saga.relay import Relay; "
+        "import sys; from saga.outbox.relay import Relay; "
         "Relay(sys.argv[1], sys.argv[2], batch_size=int(sys.argv[3])).run()"
     )
     return subprocess.Popen([sys.executable, "-c", code, url, bootstrap, str(batch)], cwd=ROOT)

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/bench_serde.py`` (one process, one core).
 
 The event is ``shop.orders.OrderPlaced`` v2: 9 fields with two UUIDs, a timestamp, a long
 amount, an array of two line records, a nested address record, an enum and a nullable
-string. "saga" rows are :class:`saga.serde.Serializer` with the envelope (headers built on
+string. "saga" rows are :class:`saga.contracts.serde.Serializer` with the envelope (headers built on
 encode, parsed and checked on decode, strict encoding, trailing-byte check, model
 validation); "fastavro" rows are ``schemaless_writer``/``schemaless_reader`` alone on the
 same record and schema: the limit we compare against.
@@ -24,9 +24,9 @@ from uuid import UUID
 
 from fastavro import schemaless_reader, schemaless_writer
 
-from saga.envelope import Envelope
-from saga.schemas import load_contracts
-from saga.serde import Serializer
+from saga.contracts.envelope import Envelope
+from saga.contracts.schemas import load_contracts
+from saga.contracts.serde import Serializer
 from saga.settings import Settings
 from services.contracts import Address, OrderLine, OrderPlaced
 

@@ -6,11 +6,27 @@ whose names start with ``_`` may change at any time.
 
 import logging
 
-from saga.choreography import ChoreographyReport, check_choreography
-from saga.compat import Level, check_contracts
-from saga.definition import COMPENSATE, Saga, Signal, Start, State, Step, transition
-from saga.diagram import mermaid
-from saga.envelope import Envelope
+from saga.contracts.compatibility import Level, check_contracts
+from saga.contracts.envelope import Envelope
+from saga.contracts.events import (
+    AvroInt,
+    AvroLong,
+    Event,
+    Record,
+    contract_of,
+    event_class,
+    event_name,
+    registered_events,
+)
+from saga.contracts.schemas import Contracts, SchemaVersion, load_contracts
+from saga.contracts.serde import Decoded, Encoded, Serializer
+from saga.definition.choreography import ChoreographyReport, check_choreography
+from saga.definition.declarations import COMPENSATE, Signal, Start, State, Step, transition
+from saga.definition.diagram import mermaid
+from saga.definition.participant import Context, Participant
+from saga.definition.saga import Saga
+from saga.engine.instance import HistoryEntry, Instance
+from saga.engine.messages import Message
 from saga.errors import (
     CompatibilityError,
     ConcurrencyError,
@@ -27,24 +43,17 @@ from saga.errors import (
     UnknownInstanceError,
     UnknownSchemaError,
 )
-from saga.events import (
-    AvroInt,
-    AvroLong,
-    Event,
-    Record,
-    contract_of,
-    event_class,
-    event_name,
-    registered_events,
+from saga.outbox.admin import (
+    Lag,
+    cleanup_inbox,
+    cleanup_outbox,
+    discard_parked,
+    outbox_lag,
+    requeue_parked,
 )
-from saga.inbox import Inbox, InboxConsumer, cleanup_inbox, consumer_config
-from saga.instance import HistoryEntry, Instance
-from saga.messages import Message
-from saga.outbox import Outbox, OutboxEntry
-from saga.participant import Context, Participant
-from saga.relay import Lag, Relay, cleanup_outbox, discard_parked, outbox_lag, requeue_parked
-from saga.schemas import Contracts, SchemaVersion, load_contracts
-from saga.serde import Decoded, Encoded, Serializer
+from saga.outbox.inbox import Inbox, InboxConsumer, consumer_config
+from saga.outbox.relay import Relay
+from saga.outbox.writer import Outbox, OutboxEntry
 from saga.settings import Settings
 from saga.tables import create_tables, upgrade_database
 

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from saga import SagaError, Settings
-from saga.envelope import Envelope
-from saga.serde import Serializer
+from saga.contracts.envelope import Envelope
+from saga.contracts.serde import Serializer
 from saga.settings import redact_url
 from saga.stack import resolve_endpoints
 from services.contracts import Address, OrderLine, OrderPlaced

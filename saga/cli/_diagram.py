@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
-from saga.choreography import check_choreography
-from saga.definition import Saga
-from saga.diagram import mermaid
+from saga.contracts.events import Event, event_class
+from saga.definition.choreography import check_choreography
+from saga.definition.diagram import mermaid
+from saga.definition.participant import Participant
+from saga.definition.saga import Saga
 from saga.errors import ConfigError
-from saga.events import Event, event_class
-from saga.participant import Participant
 
 
 def diagram(

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from saga.cli._db import database_errors
-from saga.relay import Relay
+from saga.outbox.relay import Relay
 from saga.settings import Settings
 from saga.stack import resolve_endpoints
 

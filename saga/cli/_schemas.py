@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from saga.codegen import generate_module
-from saga.compat import STRICT_LOGICAL_TYPES, Level, check_contracts, parse_level
-from saga.schemas import load_contracts
+from saga.contracts.codegen import generate_module
+from saga.contracts.compatibility import STRICT_LOGICAL_TYPES, Level, check_contracts, parse_level
+from saga.contracts.schemas import load_contracts
 from saga.settings import Settings
 
 schemas_app = typer.Typer(

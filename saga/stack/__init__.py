@@ -8,7 +8,7 @@ from saga.stack._docker import docker_engine_answers
 from saga.stack._endpoints import Endpoints
 from saga.stack._kafka import round_trip
 from saga.stack._native import Health, NativeStack, UpResult
-from saga.stack._select import choose_stack_backend, explicit_endpoints, resolve_endpoints
+from saga.stack._resolve import choose_stack_backend, explicit_endpoints, resolve_endpoints
 
 __all__ = [
     "Endpoints",

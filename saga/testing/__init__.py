@@ -7,10 +7,10 @@
 - :func:`eventually` to poll with a deadline instead of sleeping.
 """
 
+from saga.testing._backend import TestBackend, select_test_backend
 from saga.testing._memory import ParkedEvent
 from saga.testing._poll import eventually
 from saga.testing._replay import recorded_history, replay
-from saga.testing._select import TestBackend, select_test_backend
 from saga.testing.harness import Faults, Harness, VirtualClock
 
 __all__ = [

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from saga.engine.instance import Deadline, HistoryEntry, Instance
+from saga.engine.messages import Message
 from saga.errors import ConcurrencyError
-from saga.instance import Deadline, HistoryEntry, Instance
-from saga.messages import Message
 
 
 @dataclass(frozen=True, slots=True)

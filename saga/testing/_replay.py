@@ -2,7 +2,7 @@
 
 A recording (``Harness.recording`` or a durable runtime's export) holds the inputs one
 instance handled, with the time each was handled, and the history they produced. Replaying
-feeds the same inputs to :func:`saga.engine.decide` and returns the history it produces
+feeds the same inputs to :func:`saga.engine.decide.decide` and returns the history it produces
 now: compare it with the recorded one to catch a change that alters running instances.
 """
 
@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from saga._model import SagaDefinition
-from saga.definition import Saga, definition_of
-from saga.engine import decide
-from saga.instance import HistoryEntry, Instance
-from saga.messages import input_from_json
+from saga.definition._model import SagaDefinition
+from saga.definition.saga import Saga, definition_of
+from saga.engine.decide import decide
+from saga.engine.instance import HistoryEntry, Instance
+from saga.engine.messages import input_from_json
 
 
 def replay(

@@ -8,7 +8,7 @@
     assert harness.state(OrderSaga, "o-1") == "completed"
     harness.advance(timedelta(minutes=15)) # fire the deadlines due meanwhile
 
-Every delivery goes through :mod:`saga.processing` with an in-memory unit of work, exactly
+Every delivery goes through :mod:`saga.engine.processing` with an in-memory unit of work, exactly
 like the durable runtime: inbox per consumer (by event id), instance saved with an
 optimistic version, history, outbox relayed to the bus after commit, deadlines. Fault
 injection (:class:`Faults`, :meth:`Harness.hold`) duplicates, reorders and delays
@@ -23,19 +23,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from saga._model import SagaDefinition
-from saga.definition import Saga, definition_of
-from saga.errors import ConfigError, DefinitionError, SagaError, UnknownInstanceError
-from saga.events import Event, event_name
-from saga.instance import HistoryEntry, Instance
-from saga.messages import DeadlineFired, Input, Message, SignalReceived, new_id
-from saga.participant import Participant
-from saga.processing import (
+from saga.contracts.events import Event, event_name
+from saga.definition._model import SagaDefinition
+from saga.definition.participant import Participant
+from saga.definition.saga import Saga, definition_of
+from saga.engine.instance import HistoryEntry, Instance
+from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, new_id
+from saga.engine.processing import (
     Handled,
     Subscriptions,
     handle_participant_message,
     handle_saga_input,
 )
+from saga.errors import ConfigError, DefinitionError, SagaError, UnknownInstanceError
 from saga.testing._memory import MemoryStore, MemoryUnitOfWork, ParkedEvent
 
 SagaRef = type[Saga[Any]] | SagaDefinition
@@ -126,11 +126,13 @@ class Harness:
         Publishing again with the same ``event_id`` is a redelivery (the inboxes drop it).
         The correlation id defaults to the field a consuming saga correlates this event by.
         """
-        message = Message(
-            event=event,
+        message = Message.new(
+            event,
             event_id=event_id or new_id(),
             correlation_id=correlation_id or self._default_correlation(event),
             causation_id=causation_id,
+            producer="harness",
+            occurred_at=self.clock.now(),
         )
         self._put(message)
         return message

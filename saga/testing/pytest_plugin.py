@@ -51,7 +51,7 @@ def saga_endpoints() -> Iterator[Endpoints]:
     """The Kafka and PostgreSQL this test session uses (see the module docstring)."""
     from saga.settings import Settings
     from saga.stack import NativeStack, docker_engine_answers, explicit_endpoints
-    from saga.testing._select import select_test_backend
+    from saga.testing._backend import select_test_backend
 
     settings = Settings()
     backend = select_test_backend(settings, docker_answers=docker_engine_answers)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime
 
-from saga.events import AvroInt, AvroLong, Event, Record
+from saga.contracts.events import AvroInt, AvroLong, Event, Record
 
 __all__ = [
     "Address",

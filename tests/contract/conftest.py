@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from saga.definition import Saga
-from saga.participant import Participant
+from saga.definition.participant import Participant
+from saga.definition.saga import Saga
 from saga.testing.harness import Harness
 from tests.contract.runtime import RuntimeFactory, SagaRuntime
 

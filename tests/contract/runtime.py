@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
-from saga.definition import Saga
-from saga.events import Event
-from saga.instance import HistoryEntry, Instance
-from saga.messages import Message
-from saga.participant import Participant
+from saga.contracts.events import Event
+from saga.definition.participant import Participant
+from saga.definition.saga import Saga
+from saga.engine.instance import HistoryEntry, Instance
+from saga.engine.messages import Message
 from saga.testing._memory import ParkedEvent
 
 

@@ -16,9 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from saga.definition import COMPENSATE, Saga, Signal, Start, State, Step, transition
-from saga.events import Event
-from saga.participant import Participant
+from saga.contracts.events import Event
+from saga.definition.declarations import COMPENSATE, Signal, Start, State, Step, transition
+from saga.definition.participant import Participant
+from saga.definition.saga import Saga
 
 
 def avro(full_name: str, **fields: Any) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from saga.definition import Saga, Start, State, transition
-from saga.events import Event
+from saga.contracts.events import Event
+from saga.definition.declarations import Start, State, transition
+from saga.definition.saga import Saga
 from tests.contract.shop import avro
 
 _N = "test.strict."

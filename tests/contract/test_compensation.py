@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from saga.events import Event
+from saga.contracts.events import Event
 from tests.contract import shop as s
 from tests.contract.runtime import RuntimeFactory, SagaRuntime
 from tests.contract.shop import OrderSaga, Shop, TripSaga, placed

@@ -6,7 +6,7 @@ from confluent_kafka import KafkaException
 from pydantic import ValidationError
 
 from saga import ConfigError, Settings
-from saga._registry import registry_client
+from saga.contracts._registry import registry_client
 from saga.settings import redact_error, redact_url
 
 

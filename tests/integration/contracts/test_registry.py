@@ -19,12 +19,12 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from pydantic import SecretStr
 
-from saga import _registry
-from saga.envelope import Envelope
+from saga.contracts import _registry
+from saga.contracts.envelope import Envelope
+from saga.contracts.events import AvroLong, Event, Record
+from saga.contracts.schemas import load_contracts
+from saga.contracts.serde import Encoded, Serializer
 from saga.errors import RegistryUnavailable, UnknownSchemaError
-from saga.events import AvroLong, Event, Record
-from saga.schemas import load_contracts
-from saga.serde import Encoded, Serializer
 from saga.settings import KafkaValue, Settings
 from saga.testing import eventually
 from services.contracts import Address, OrderApproved, OrderLine, OrderPlaced

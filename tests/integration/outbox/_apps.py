@@ -21,9 +21,9 @@ from confluent_kafka import Consumer
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from saga.inbox import InboxConsumer, consumer_config
-from saga.relay import Relay
-from saga.serde import Decoded
+from saga.contracts.serde import Decoded
+from saga.outbox.inbox import InboxConsumer, consumer_config
+from saga.outbox.relay import Relay
 from tests.integration.outbox._support import Ticked, engine_for, serializer
 
 EFFECT_DDL = (

@@ -18,10 +18,10 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from saga.envelope import Envelope
-from saga.events import AvroLong, Event
-from saga.outbox import Outbox, OutboxEntry
-from saga.serde import Serializer
+from saga.contracts.envelope import Envelope
+from saga.contracts.events import AvroLong, Event
+from saga.contracts.serde import Serializer
+from saga.outbox.writer import Outbox, OutboxEntry
 from saga.settings import Settings
 
 AVRO = Path(__file__).parent / "avro"

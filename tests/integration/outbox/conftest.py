@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import Engine, make_url
 
-from saga.relay import Relay
+from saga.outbox.relay import Relay
 from saga.settings import Settings
 from saga.stack import NativeStack
 from saga.tables import upgrade_database

@@ -19,16 +19,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from saga import errors
-from saga.envelope import Envelope, Headers
+from saga.contracts.envelope import Envelope, Headers
+from saga.contracts.serde import Decoded
 from saga.errors import ContractError, RegistryUnavailable
-from saga.inbox import (
+from saga.outbox.inbox import (
     _CLEANUP_CHUNK,
     _CLEANUP_ROUNDS,
     InboxConsumer,
     consumer_config,
     dead_letter_id,
 )
-from saga.serde import Decoded
 from saga.testing import eventually
 from tests.integration.outbox._apps import EFFECT_DDL, apply_tick
 from tests.integration.outbox._support import Ticked, pg, serializer
@@ -254,7 +254,7 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_goes_on(
     make_loop: Callable[..., InboxConsumer],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="saga.inbox")
+    caplog.set_level(logging.INFO, logger="saga.outbox.inbox")
     sent = good(kafka_bootstrap, kafka_topic, "order-1", range(6))
     good(kafka_bootstrap, kafka_topic, "order-2", range(3), partition=1)
     poison = sent[3]

@@ -12,9 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from saga._relay_lane import LaneProducer, Outcome
-from saga._relay_store import PendingRow
-from saga.relay import Relay, discard_parked, outbox_lag
+from saga.outbox._lane import LaneOutcome, LaneProducer
+from saga.outbox._store import PendingRow
+from saga.outbox.admin import discard_parked, outbox_lag
+from saga.outbox.relay import Relay
 from saga.testing import eventually
 from tests.integration.outbox._support import (
     KeyWriter,
@@ -97,9 +98,10 @@ def test_a_row_the_broker_refuses_is_parked_and_its_key_waits(
             "SELECT id, error FROM saga_outbox WHERE parked_at IS NOT NULL"
         ).fetchall()
         assert "MSG_SIZE_TOO_LARGE" in parked[0][1]
-        assert outbox_lag(conn).parked == 1
-        assert outbox_lag(conn).backlog == 1
-        discard_parked(conn, [parked[0][0]])
+    with engine.begin() as admin_conn:
+        assert outbox_lag(admin_conn).parked == 1
+        assert outbox_lag(admin_conn).backlog == 1
+        assert discard_parked(admin_conn, [parked[0][0]]) == 1
     eventually(lambda: outbox_counts(outbox_url) == (5, 5, 0), timeout=30, what="rest sent")
     contents = read_topic(kafka_bootstrap, topic, expect=5)
     assert contents.by_key == {"ok1": [0, 1], "ok2": [0, 1], "poison": [1]}
@@ -121,14 +123,14 @@ def test_a_fenced_lane_producer_resets_and_closes_quietly(
     row = PendingRow(1, 3, kafka_topic, b"k", b"v1", [("event-id", b"1")])
     old = LaneProducer(config, tid, 3, progress)
     old.init(30)
-    assert old.publish([row], 30).outcome is Outcome.COMMITTED
+    assert old.publish([row], 30).outcome is LaneOutcome.COMMITTED
     paused = LaneProducer(config, tid, 3, progress)
     paused.init(30)  # fences ``old``; then it sleeps inside a transaction of its own
     paused._producer.begin_transaction()
     paused._producer.produce(kafka_topic, key=b"k", value=b"v2")
     paused._producer.flush(30)
     result = old.publish([row._replace(id=2, value=b"v2")], 30)
-    assert result.outcome is Outcome.RESET
+    assert result.outcome is LaneOutcome.RESET
     assert "fenced" in result.error.lower()
     old.close()
     new = LaneProducer(config, tid, 3, progress)
@@ -136,7 +138,7 @@ def test_a_fenced_lane_producer_resets_and_closes_quietly(
     with pytest.raises(KafkaException, match="fenced"):
         paused._producer.commit_transaction(30)
     paused.close()  # must not raise
-    assert new.publish([row._replace(id=3, value=b"v3")], 30).outcome is Outcome.COMMITTED
+    assert new.publish([row._replace(id=3, value=b"v3")], 30).outcome is LaneOutcome.COMMITTED
     new.close()
     assert committed_values(kafka_bootstrap, kafka_topic, expect=2) == [b"v1", b"v3"]
     admin.delete_topics([progress])[progress].result(30)

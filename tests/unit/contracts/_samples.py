@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from saga.events import Event
+from saga.contracts.events import Event
 from services.contracts import (
     Address,
     OrderApproved,

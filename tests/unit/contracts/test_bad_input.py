@@ -9,8 +9,10 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient, SchemaRegistryError
 from pydantic import ValidationError
 
-from saga import _registry
-from saga.envelope import Envelope
+from saga.contracts import _registry
+from saga.contracts.envelope import Envelope
+from saga.contracts.schemas import load_contracts
+from saga.contracts.serde import Serializer
 from saga.errors import (
     CompatibilityError,
     ConfigError,
@@ -21,8 +23,6 @@ from saga.errors import (
     SagaError,
     UnknownSchemaError,
 )
-from saga.schemas import load_contracts
-from saga.serde import Serializer
 from saga.settings import Settings
 from services.contracts import OrderLine, OrderPlaced
 
@@ -117,7 +117,7 @@ def test_an_unvalidated_event_is_refused_before_anything_is_written(
 
 def test_only_events_can_be_encoded(serializer: Serializer) -> None:
     envelope = Envelope.new("shop.orders.OrderPlaced", correlation_id=ORDER, producer="test")
-    with pytest.raises(EncodeError, match=r"only saga.events.Event"):
+    with pytest.raises(EncodeError, match=r"only saga.contracts.events.Event"):
         serializer.encode({"order_id": ORDER}, envelope)  # type: ignore[arg-type]
 
 

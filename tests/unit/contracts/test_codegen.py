@@ -14,11 +14,11 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
-from saga.codegen import generate_module
-from saga.envelope import Envelope
+from saga.contracts.codegen import generate_module
+from saga.contracts.envelope import Envelope
+from saga.contracts.schemas import load_contracts
+from saga.contracts.serde import Serializer
 from saga.errors import DefinitionError
-from saga.schemas import load_contracts
-from saga.serde import Serializer
 from saga.settings import Settings
 
 from ._samples import write_contract

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from saga.cli._schemas import schemas_app
-from saga.compat import STRICT_LOGICAL_TYPES, Level, check_contracts, parse_level
+from saga.contracts.compatibility import STRICT_LOGICAL_TYPES, Level, check_contracts, parse_level
+from saga.contracts.schemas import load_contracts
 from saga.errors import CompatibilityError, ConfigError
-from saga.schemas import load_contracts
 
 from ._samples import FIXTURES, write_contract
 

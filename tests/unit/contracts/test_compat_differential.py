@@ -36,9 +36,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
-from saga.compat import CheckReport, check_contracts
+from saga.contracts.compatibility import CheckReport, check_contracts
+from saga.contracts.schemas import Contracts, SchemaVersion
 from saga.errors import DefinitionError
-from saga.schemas import Contracts, SchemaVersion
 
 Schema = dict[str, Any]
 Case = tuple[Schema, Schema]  # (reader, writer)

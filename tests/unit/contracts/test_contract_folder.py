@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 import services.contracts
 from saga.cli._schemas import schemas_app
-from saga.codegen import generate_module
-from saga.compat import check_contracts
+from saga.contracts.codegen import generate_module
+from saga.contracts.compatibility import check_contracts
+from saga.contracts.events import contract_of, registered_events
+from saga.contracts.schemas import load_contracts, schema_fingerprint
 from saga.errors import DefinitionError, UnknownSchemaError
-from saga.events import contract_of, registered_events
-from saga.schemas import load_contracts, schema_fingerprint
 
 from ._samples import AVRO, ROOT, write_contract
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from saga.cli._schemas import schemas_app
+from saga.contracts.schemas import SchemaVersion, load_contracts
 from saga.errors import DefinitionError
-from saga.schemas import SchemaVersion, load_contracts
 
 from ._samples import write_contract
 

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from saga.envelope import _FIELDS, Envelope
+from saga.contracts.envelope import _FIELDS, Envelope
 from saga.errors import DecodeError, EncodeError
 from services.contracts import OrderPlaced, StockReserved
 

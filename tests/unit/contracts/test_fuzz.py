@@ -8,15 +8,15 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from saga.envelope import Envelope
+from saga.contracts.envelope import Envelope
+from saga.contracts.schemas import load_contracts
+from saga.contracts.serde import Serializer
 from saga.errors import (
     DecodeError,
     PayloadTooLarge,
     RegistryUnavailable,
     UnknownSchemaError,
 )
-from saga.schemas import load_contracts
-from saga.serde import Serializer
 from saga.settings import Settings
 
 from ._samples import AVRO, ORDER, one_of_each

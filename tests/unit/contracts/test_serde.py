@@ -9,12 +9,12 @@ from uuid import UUID
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from saga import _single_object
-from saga.envelope import Envelope
+from saga.contracts import _single_object
+from saga.contracts.envelope import Envelope
+from saga.contracts.events import AvroLong, Event, Record
+from saga.contracts.schemas import load_contracts
+from saga.contracts.serde import Serializer
 from saga.errors import ConfigError, DecodeError, EncodeError, UnknownSchemaError
-from saga.events import AvroLong, Event, Record
-from saga.schemas import load_contracts
-from saga.serde import Serializer
 from saga.settings import Settings
 from services.contracts import OrderPlaced
 

@@ -7,14 +7,14 @@ from uuid import UUID
 import pytest
 
 from saga.errors import DecodeError, EncodeError
-from saga.inbox import (
+from saga.outbox.inbox import (
     DEAD_LETTER_ERROR,
     DEAD_LETTER_GROUP,
     DEAD_LETTER_SOURCE,
     dead_letter_headers,
     dead_letter_id,
 )
-from saga.outbox import outbox_row
+from saga.outbox.writer import outbox_row
 from saga.tables import lane_of
 
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
-from saga.envelope import Envelope
+from saga.contracts.envelope import Envelope
 from saga.errors import ConfigError, EncodeError
-from saga.outbox import Outbox, OutboxEntry
+from saga.outbox.writer import Outbox, OutboxEntry
 from tests.integration.outbox._support import Ticked, serializer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from saga.events import Event
+from saga.contracts.events import Event
 from tests.contract.shop import avro
 
 _N = "test.unit."

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import typer
 
-from saga.choreography import check_choreography
 from saga.cli._diagram import choreography, diagram
-from saga.diagram import mermaid
+from saga.definition.choreography import check_choreography
+from saga.definition.diagram import mermaid
 from saga.errors import ConfigError
 from tests.contract.shop import OrderPlaced, OrderSaga, ShipmentDelayed, Shop, TripSaga
 

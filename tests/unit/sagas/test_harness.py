@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from saga.definition.participant import Participant
 from saga.errors import ConfigError, DefinitionError, SagaError, UnknownInstanceError
-from saga.participant import Participant
 from saga.testing._replay import recorded_history, replay
 from saga.testing.harness import EPOCH, Faults, Harness
 from tests.contract import shop as s

@@ -6,12 +6,22 @@ from datetime import UTC, datetime
 
 import pytest
 
+from saga.definition.participant import Context, Participant
+from saga.engine.messages import Message, derived_id
+from saga.engine.processing import run_handler
 from saga.errors import DefinitionError
-from saga.messages import Message
-from saga.participant import Context, Participant
 from tests.unit.sagas.events import Ask, NotAnEvent, Undo, Unlisted, Yes
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
+E1, E2, CAUSE = (derived_id("test", name) for name in ("e1", "e2", "cause"))
+
+
+def message(
+    event: Ask | Yes, event_id: str, correlation_id: str, cause: str | None = None
+) -> Message:
+    return Message.new(
+        event, event_id=event_id, correlation_id=correlation_id, causation_id=cause, producer="t"
+    )
 
 
 def test_handlers_are_routed_by_their_annotations_and_stay_callable() -> None:
@@ -27,16 +37,16 @@ def test_handlers_are_routed_by_their_annotations_and_stay_callable() -> None:
     def undo(request: Undo) -> None:
         return None
 
-    incoming = Message(Ask(job_id="j"), "e1", "corr", "cause")
-    (out,) = worker.handle(incoming, NOW)
+    incoming = message(Ask(job_id="j"), E1, "corr", CAUSE)
+    (out,) = run_handler(worker, incoming, NOW)
     assert out.event == Yes(job_id="j")
-    assert (out.correlation_id, out.causation_id) == ("corr", "e1")
-    assert worker.handle(incoming, NOW)[0].event_id == out.event_id  # derived from the input
-    assert seen[0] == Context("worker", "e1", "corr", "cause", NOW)
+    assert (out.correlation_id, out.causation_id) == ("corr", E1)
+    assert run_handler(worker, incoming, NOW)[0].event_id == out.event_id  # derived from the input
+    assert seen[0] == Context("worker", E1, "corr", CAUSE, NOW)
     assert undo.compensates == "answer"
     assert set(worker.produces()) == {Yes.__event_name__}
     assert answer(Ask(job_id="k"), seen[0]) == Yes(job_id="k")
-    assert worker.handle(Message(Yes(job_id="j"), "e2", "c"), NOW) == []
+    assert run_handler(worker, message(Yes(job_id="j"), E2, "c"), NOW) == []
 
 
 def test_a_handler_returning_an_event_it_did_not_declare_is_rejected() -> None:
@@ -47,7 +57,7 @@ def test_a_handler_returning_an_event_it_did_not_declare_is_rejected() -> None:
         return Undo(job_id="j")  # type: ignore[return-value]
 
     with pytest.raises(DefinitionError, match="does not name"):
-        worker.handle(Message(Ask(job_id="j"), "e1", "c"), NOW)
+        run_handler(worker, message(Ask(job_id="j"), E1, "c"), NOW)
 
 
 @pytest.mark.parametrize(

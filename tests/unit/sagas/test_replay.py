@@ -84,7 +84,7 @@ def test_the_recordings_are_what_the_harness_produces_today() -> None:
 
 
 def test_a_definition_change_that_alters_running_instances_is_caught() -> None:
-    from saga.definition import Saga, Start, State, Step
+    from saga import Saga, Start, State, Step
 
     class TripWithoutHotelUndo(Saga[s.Trip], name="test.TripSaga", correlation="trip_id"):
         hotel = Step(s.BookHotel, success=s.HotelBooked, failure=s.HotelFull, kind="retriable")

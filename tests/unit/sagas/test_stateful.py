@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from saga.definition import definition_of
-from saga.instance import COMPENSATING
+from saga.definition.saga import definition_of
+from saga.engine.instance import COMPENSATING
 from saga.testing.harness import Harness
 from tests.contract import shop as s
 from tests.contract.shop import OrderSaga, Shop, placed

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from saga.definition import COMPENSATE, Saga, Signal, Start, State, Step, definition_of, transition
+from saga.definition.declarations import COMPENSATE, Signal, Start, State, Step, transition
+from saga.definition.saga import Saga, definition_of
 from saga.errors import DefinitionError
 from tests.unit.sagas.events import (
     Ask,

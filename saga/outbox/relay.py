@@ -15,7 +15,7 @@ Run it as ``saga relay`` or embed it (``Relay(...).run(stop_event)``). How it st
   relay that wakes up cannot commit anything any more, whatever it believes about its lease.
 * **Exactly-once publication.** Each lane transaction carries, with the events, a progress
   record listing the outbox ids it publishes, plus those of the lane's previous transaction
-  while their marking may still be under way (see ``saga._relay_progress``). Rows are
+  while their marking may still be under way (see ``saga.outbox._progress``). Rows are
   marked in PostgreSQL only after their transaction committed; if the relay dies before,
   whoever recovers the lane reads the last committed progress record and marks those rows
   instead of publishing them again. ``read_committed`` consumers therefore see each row
@@ -49,102 +49,34 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 from confluent_kafka import KafkaException
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
-from saga import _relay_store as store
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
-from saga._relay_lane import BatchResult, LaneProducer, Outcome
-from saga._relay_progress import ProgressReader, ensure_topic
 from saga.errors import ConfigError, TransportError
+from saga.outbox import _store as store
+from saga.outbox._lane import BatchResult, LaneOutcome, LaneProducer
+from saga.outbox._progress import ProgressReader, ensure_topic
+from saga.outbox.admin import Lag, cleanup_outbox, outbox_lag
 from saga.settings import Settings, check_database_url, redact_error
 from saga.tables import OUTBOX_CHANNEL, OUTBOX_LANES
 
-__all__ = ["Lag", "Relay", "cleanup_outbox", "discard_parked", "outbox_lag", "requeue_parked"]
+__all__ = ["Relay", "default_relay_name"]
 
-_log = logging.getLogger("saga.relay")
+_log = logging.getLogger("saga.outbox.relay")
 # Longest run of back-to-back batches in one step (lease upkeep and stop requests wait).
 _STEP_SECONDS = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Lag:
-    """How far behind the relay is."""
-
-    backlog: int
-    """Rows committed but not yet published (parked rows not counted)."""
-    oldest_seconds: float
-    """Age of the oldest such row; 0 when there is none."""
-    parked: int
-    """Rows that could not be published and wait for an operator."""
-
-
 def _plain_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def outbox_lag(conn: psycopg.Connection) -> Lag:
-    """Backlog size, oldest unpublished row age and parked count of ``saga_outbox``."""
-    row = conn.execute(
-        """
-        SELECT count(*) FILTER (WHERE parked_at IS NULL),
-               coalesce(extract(epoch FROM now() - min(created_at) FILTER (
-                   WHERE parked_at IS NULL)), 0),
-               count(*) FILTER (WHERE parked_at IS NOT NULL)
-        FROM saga_outbox WHERE published_at IS NULL
-        """
-    ).fetchone()
-    assert row is not None
-    return Lag(backlog=int(row[0]), oldest_seconds=float(row[1]), parked=int(row[2]))
-
-
-def cleanup_outbox(
-    conn: psycopg.Connection, older_than: timedelta, *, chunk: int = 10_000, max_chunks: int = 100
-) -> int:
-    """Delete rows published more than ``older_than`` ago; never unpublished or parked ones."""
-    deleted = 0
-    for _ in range(max_chunks):
-        cursor = conn.execute(
-            """
-            DELETE FROM saga_outbox WHERE id IN (
-                SELECT id FROM saga_outbox
-                WHERE published_at IS NOT NULL AND published_at < now() - %s
-                ORDER BY id LIMIT %s)
-            """,
-            (older_than, chunk),
-        )
-        deleted += cursor.rowcount
-        if cursor.rowcount < chunk:
-            break
-    return deleted
-
-
-def requeue_parked(conn: psycopg.Connection, ids: list[int]) -> int:
-    """Give parked rows another try (e.g. after raising the broker's size limit)."""
-    cursor = conn.execute(
-        "UPDATE saga_outbox SET parked_at = NULL, error = NULL "
-        "WHERE id = ANY(%s) AND parked_at IS NOT NULL",
-        (ids,),
-    )
-    if cursor.rowcount:
-        conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-    return cursor.rowcount
-
-
-def discard_parked(conn: psycopg.Connection, ids: list[int]) -> int:
-    """Delete parked rows for good; the rows of their keys waiting behind them flow again."""
-    cursor = conn.execute(
-        "DELETE FROM saga_outbox WHERE id = ANY(%s) AND parked_at IS NOT NULL", (ids,)
-    )
-    if cursor.rowcount:
-        conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-    return cursor.rowcount
 
 
 def default_relay_name(database_url: str) -> str:
@@ -189,6 +121,10 @@ class Relay:
         self.relay_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.progress_topic = f"saga-relay.{self.name}.progress"
         self._url = _plain_url(database_url)
+        # Lag and retention: rare, off the hot path, through the admin functions.
+        self._admin = create_engine(
+            self._url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool
+        )
         settings = settings or Settings()
         self._secrets = (database_url, *settings.secret_values())  # masked in warnings
         self._kafka = dict(settings.kafka_config(kafka_bootstrap))
@@ -271,14 +207,21 @@ class Relay:
             self._next_maintenance = now + self._maintain_every
         self._recover_due()
         if self._retention is not None and now >= self._next_cleanup:
-            cleanup_outbox(self._conn(), self._retention)
+            self._cleanup(self._retention)
             self._next_cleanup = now + self._cleanup_interval
         return self._publish_round()
 
     def lag(self) -> Lag:
         """Backlog size, age of the oldest unpublished row, parked rows (no Kafka needed)."""
-        self._connect_db()
-        return outbox_lag(self._conn())
+        with self._admin.connect() as conn:
+            return outbox_lag(conn)
+
+    def _cleanup(self, older_than: timedelta) -> None:
+        """Retention: published rows older than ``older_than``, a chunk per transaction."""
+        for _ in range(100):  # bounded; the next cleanup goes on
+            with self._admin.begin() as conn:
+                if cleanup_outbox(conn, older_than) < 10_000:
+                    return
 
     def close(self) -> None:
         """Give the lanes back and close connections (a crash leaves leases to expire)."""
@@ -299,6 +242,7 @@ class Relay:
         self._progress = None
         self._pool.shutdown(wait=True)
         self._marker.shutdown(wait=True)
+        self._admin.dispose()
 
     # -- connections and leases -------------------------------------------------------------
 
@@ -471,7 +415,7 @@ class Relay:
             for (producer, _, _), result in zip(work, results, strict=True):
                 self._settle(producer.lane, result)
                 parked.update(result.parked)
-                if result.outcome is Outcome.COMMITTED:
+                if result.outcome is LaneOutcome.COMMITTED:
                     unmarked[producer.lane] = result.published
                     total += len(result.published)
                     if len(result.published) == len(by_lane[producer.lane]):
@@ -518,12 +462,12 @@ class Relay:
     def _settle(self, lane: int, result: BatchResult) -> None:
         self._suspects[lane] -= set(result.published) | set(result.parked)
         self._suspects[lane] |= result.suspects
-        if result.outcome is Outcome.COMMITTED:
+        if result.outcome is LaneOutcome.COMMITTED:
             self._retry_at.pop(lane, None)
             self._failures[lane] = 0
             return
         self._failures[lane] += 1
-        if result.outcome is Outcome.RESET:
+        if result.outcome is LaneOutcome.RESET:
             _log.warning("relay %s: lane %d reset: %s", self.relay_id, lane, result.error)
             self._drop(lane)
             self._recovering[lane] = time.monotonic() + backoff(self._failures[lane])

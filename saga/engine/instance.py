@@ -11,12 +11,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from saga.definition._model import COMPENSATING
+
 StepStatus = Literal["requested", "succeeded", "failed", "compensated"]
 Status = Literal["running", "compensating", "completed", "compensated", "failed"]
-TERMINAL: frozenset[Status] = frozenset({"completed", "compensated", "failed"})
+__all__ = [
+    "COMPENSATING",
+    "TERMINAL",
+    "Deadline",
+    "HistoryEntry",
+    "Instance",
+    "Status",
+    "StepRun",
+    "StepStatus",
+]
 
-#: The built-in state a saga waits in while steps still in flight answer after a failure.
-COMPENSATING = "compensating"
+TERMINAL: frozenset[Status] = frozenset({"completed", "compensated", "failed"})
 
 
 @dataclass(frozen=True, slots=True)

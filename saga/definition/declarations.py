@@ -1,4 +1,6 @@
-"""Declaring a saga as a class that reads like the business process.
+"""The parts a saga is declared with: steps, states, starts, signals and transitions.
+
+A saga is a class that reads like the business process (see :mod:`saga.definition.saga`):
 
 ::
 
@@ -27,22 +29,20 @@
 * Terminal states: ``State(final="completed")``; ``compensated`` and ``failed`` (parked)
   states are added when not declared.
 
-The whole definition is checked when the class is created (:mod:`saga._compile`): a
+The whole definition is checked when the class is created (:mod:`saga.definition._compile`): a
 mistake is one :class:`~saga.errors.DefinitionError` naming the saga, state and event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 
-from saga._model import OrphanPolicy, Outcome, SagaDefinition, StepKind
-from saga.events import Event
-
-D = TypeVar("D", bound=BaseModel)
+from saga.contracts.events import Event
+from saga.definition._model import Outcome, StepKind
 
 
 class Compensate:
@@ -174,48 +174,6 @@ def transition(
     to a class attribute, or decorate an action with it.
     """
     return Transition(source, on, to, guard)
-
-
-class Saga(Generic[D]):
-    """Base class of saga definitions; ``Saga[MyData]`` names the instance's data model.
-
-    Class keywords: ``name`` (stable type name, default the class name), ``correlation``
-    (the event field holding the instance id: one name for every event, or a mapping per
-    event class; default the envelope's correlation id), ``orphans`` (events for no
-    instance: ``"park"`` (default), ``"ignore"`` or ``"error"``), ``compensation_timeout``
-    (how long to wait for steps still in flight after a failure before parking) and
-    ``version`` (stored on each instance).
-    """
-
-    __saga__: ClassVar[SagaDefinition]
-
-    def __init_subclass__(
-        cls,
-        *,
-        name: str | None = None,
-        correlation: str | Mapping[type[Event], str] | None = None,
-        orphans: OrphanPolicy = "park",
-        compensation_timeout: timedelta = timedelta(hours=1),
-        version: int = 1,
-    ) -> None:
-        super().__init_subclass__()
-        from saga._compile import compile_saga  # the compiler reads the declarations above
-
-        cls.__saga__ = compile_saga(
-            cls,
-            name=name or cls.__name__,
-            correlation=correlation,
-            orphans=orphans,
-            compensation_timeout=compensation_timeout,
-            version=version,
-        )
-
-
-def definition_of(saga: type[Saga[Any]] | SagaDefinition) -> SagaDefinition:
-    """The compiled definition of a saga class."""
-    if isinstance(saga, SagaDefinition):
-        return saga
-    return saga.__saga__
 
 
 def _as_tuple(value: type[Event] | Sequence[type[Event]]) -> tuple[type[Event], ...]:

@@ -25,10 +25,10 @@ from opentelemetry import trace
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from saga.envelope import Envelope
+from saga.contracts.envelope import Envelope
+from saga.contracts.events import Event, event_name
+from saga.contracts.serde import Encoded
 from saga.errors import ConfigError, EncodeError
-from saga.events import Event, event_name
-from saga.serde import Encoded
 from saga.tables import lane_of, outbox_table
 
 __all__ = ["EventEncoder", "Outbox", "OutboxEntry", "current_traceparent", "outbox_row"]
@@ -37,7 +37,7 @@ _MAX_TOPIC = 249  # Kafka's limit on topic names
 
 
 class EventEncoder(Protocol):
-    """What the outbox needs from a serializer (``saga.serde.Serializer`` is one)."""
+    """What the outbox needs from a serializer (``saga.contracts.serde.Serializer`` is one)."""
 
     def encode(self, event: Event, envelope: Envelope) -> Encoded: ...
 

@@ -1,5 +1,5 @@
-"""What flows into sagas and participants: events with their envelope fields, fired
-deadlines and external signals.
+"""What flows into sagas and participants: events with their envelope, fired deadlines
+and external signals.
 
 Ids of emitted events are derived from the input that caused them (:func:`derived_id`), so
 handling the same input twice emits the same ids: a redelivered input is harmless even
@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from saga.events import Event, event_class, event_name
+from saga.contracts.envelope import Decoded, Envelope
+from saga.contracts.events import Event, event_class
 
 # Namespace of the ids this framework derives; fixed forever so replays stay identical.
 _ID_NAMESPACE = uuid.UUID("6f1c2f6e-8a51-4a53-9a62-3d8f3c1b7a10")
@@ -28,19 +31,58 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """An event with its envelope fields: its id, the saga it belongs to, what caused it."""
+class Message(Decoded):
+    """An event with its envelope: what sagas and participants receive and emit.
 
-    event: Event
-    event_id: str
-    correlation_id: str
-    causation_id: str | None = None
+    It is the serializer's :class:`~saga.contracts.envelope.Decoded` pair with the
+    envelope's fields at hand (ids as text) and a constructor for new events.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def new(
+        cls,
+        event: Event,
+        *,
+        correlation_id: str,
+        producer: str,
+        event_id: str | UUID | None = None,
+        causation_id: str | UUID | None = None,
+        occurred_at: datetime | None = None,
+        traceparent: str | None = None,
+    ) -> Message:
+        """A message for ``event`` with a new envelope (a random id unless given)."""
+        return cls(
+            event,
+            Envelope.new(
+                event,
+                correlation_id=correlation_id,
+                producer=producer,
+                event_id=None if event_id is None else _uuid(event_id),
+                causation_id=None if causation_id is None else _uuid(causation_id),
+                occurred_at=occurred_at,
+                traceparent=traceparent,
+            ),
+        )
+
+    @property
+    def event_id(self) -> str:
+        return str(self.envelope.event_id)
+
+    @property
+    def correlation_id(self) -> str:
+        return self.envelope.correlation_id
+
+    @property
+    def causation_id(self) -> str | None:
+        causation = self.envelope.causation_id
+        return None if causation is None else str(causation)
 
     @property
     def event_type(self) -> str:
         """The Avro full name of the event (the ``event-type`` header on the wire)."""
-        return event_name(self.event)
+        return self.envelope.event_type
 
     @property
     def input_id(self) -> str:
@@ -55,6 +97,10 @@ class Message:
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
         }
+
+
+def _uuid(value: str | UUID) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +155,12 @@ def input_from_json(raw: dict[str, Any]) -> Input:
     kind = raw["kind"]
     if kind == "event":
         cls = event_class(raw["type"])
-        return Message(
-            event=cls.model_validate(raw["payload"], strict=False),
+        return Message.new(
+            cls.model_validate(raw["payload"], strict=False),
             event_id=raw["event_id"],
             correlation_id=raw["correlation_id"],
             causation_id=raw["causation_id"],
+            producer="recorded",  # recordings keep what decides, not who sent it
         )
     if kind == "deadline":
         return DeadlineFired(raw["saga"], raw["instance_id"], raw["deadline_id"])

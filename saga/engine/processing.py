@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from saga._model import SagaDefinition
-from saga.engine import Decision, decide, instance_id_of
-from saga.errors import UnknownInstanceError
-from saga.events import event_name
-from saga.messages import DeadlineFired, Input, Message, SignalReceived
-from saga.participant import Participant
-from saga.ports import UnitOfWork
+from saga.contracts.events import Event, event_name
+from saga.definition._model import SagaDefinition
+from saga.definition._typing import as_events
+from saga.definition.participant import Context, Participant
+from saga.engine.decide import Decision, decide, instance_id_of
+from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, derived_id
+from saga.engine.ports import UnitOfWork
+from saga.errors import DefinitionError, UnknownInstanceError
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +82,43 @@ def handle_participant_message(
     """Run a participant's handler for ``message`` once, queueing what it emits."""
     if not uow.first_time(participant.name, message.event_id):
         return Handled(participant.name, duplicate=True)
-    emitted = participant.handle(message, now)
+    emitted = run_handler(participant, message, now)
     uow.append_outbox(emitted)
     return Handled(participant.name, emitted=tuple(emitted))
+
+
+def run_handler(participant: Participant, message: Message, now: datetime) -> list[Message]:
+    """Run ``participant``'s handler for ``message`` and wrap what it emits.
+
+    Emitted events carry the input's correlation id, the input's id as causation id and ids
+    derived from the input, so handling a redelivered event emits the same ids. No handler
+    for the event type: nothing.
+    """
+    handler = participant.handlers.get(message.event_type)
+    if handler is None:
+        return []
+    context = Context(
+        participant.name, message.event_id, message.correlation_id, message.causation_id, now
+    )
+    emitted: list[Message] = []
+    for index, event in enumerate(as_events(handler(message.event, context))):
+        if not isinstance(event, Event) or type(event) not in handler.emits:
+            raise DefinitionError(
+                f"participant {participant.name}, handler {handler.name}: returned {event!r}, "
+                "which its return annotation does not name"
+            )
+        emitted.append(
+            Message.new(
+                event,
+                event_id=derived_id(participant.name, message.event_id, str(index)),
+                correlation_id=message.correlation_id,
+                causation_id=message.event_id,
+                producer=participant.name,
+                occurred_at=now,
+                traceparent=message.envelope.traceparent,
+            )
+        )
+    return emitted
 
 
 @dataclass(frozen=True)

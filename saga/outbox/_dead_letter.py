@@ -1,13 +1,13 @@
 """Dead letters: the headers and ids of events an inbox consumer gave up on.
 
-See :mod:`saga.inbox` for when a consumer dead-letters an event.
+See :mod:`saga.outbox.inbox` for when a consumer dead-letters an event.
 """
 
 from __future__ import annotations
 
 from uuid import UUID, uuid5
 
-from saga.envelope import Headers
+from saga.contracts.envelope import Headers
 
 #: Header of a dead letter: ``<exception type>: <message>`` (UTF-8, at most 1 KiB).
 DEAD_LETTER_ERROR = "dead-letter-error"

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from saga._typing import as_events, event_types_in, positional_params
+from saga.contracts.events import Event, contract_of, event_name
+from saga.definition._typing import event_types_in, positional_params
 from saga.errors import DefinitionError
-from saga.events import Event, contract_of, event_name
-from saga.messages import Message, derived_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,31 +139,6 @@ class Participant:
 
     def produces(self) -> dict[str, type[Event]]:
         return {event_name(cls): cls for h in self.handlers.values() for cls in h.emits}
-
-    def handle(self, message: Message, now: datetime) -> list[Message]:
-        """Run the handler for ``message`` and wrap what it emits (no handler: nothing)."""
-        handler = self.handlers.get(message.event_type)
-        if handler is None:
-            return []
-        context = Context(
-            self.name, message.event_id, message.correlation_id, message.causation_id, now
-        )
-        emitted: list[Message] = []
-        for index, event in enumerate(as_events(handler(message.event, context))):
-            if not isinstance(event, Event) or type(event) not in handler.emits:
-                raise DefinitionError(
-                    f"participant {self.name}, handler {handler.name}: returned {event!r}, "
-                    "which its return annotation does not name"
-                )
-            emitted.append(
-                Message(
-                    event=event,
-                    event_id=derived_id(self.name, message.event_id, str(index)),
-                    correlation_id=message.correlation_id,
-                    causation_id=message.event_id,
-                )
-            )
-        return emitted
 
     def __repr__(self) -> str:
         return f"<participant {self.name}: {', '.join(self.handlers) or 'no handlers'}>"

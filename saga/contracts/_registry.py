@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 
+from saga.contracts.schemas import SchemaVersion
 from saga.errors import (
     CompatibilityError,
     ConfigError,
@@ -25,7 +26,6 @@ from saga.errors import (
     RegistryUnavailable,
     UnknownSchemaError,
 )
-from saga.schemas import SchemaVersion
 from saga.settings import is_secret_option, redact_error
 
 MAGIC = b"\x00"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from saga.definition import Signal
+from saga.definition.declarations import Signal
 from saga.errors import DefinitionError
 
 

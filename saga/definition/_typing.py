@@ -9,7 +9,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from saga.events import Event
+from saga.contracts.events import Event
 
 
 def event_types_in(annotation: object) -> tuple[type[Event], ...] | None:

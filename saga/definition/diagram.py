@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from saga._model import COMPENSATE_TARGET, SagaDefinition, describe_duration
-from saga.definition import Saga, definition_of
-from saga.instance import COMPENSATING
+from saga.definition._model import (
+    COMPENSATE_TARGET,
+    COMPENSATING,
+    SagaDefinition,
+    describe_duration,
+)
+from saga.definition.saga import Saga, definition_of
 
 _ROLLBACK = "rollback"
 _UNDO_STYLE = "fill:#fdecea,stroke:#c0392b,color:#922b21"

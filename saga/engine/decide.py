@@ -30,11 +30,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from saga._model import COMPENSATE_TARGET, OrphanPolicy, SagaDefinition, TransitionDef, signal_key
-from saga._typing import as_events
-from saga.events import Event
-from saga.instance import COMPENSATING, Deadline, HistoryEntry, Instance, Status, StepRun
-from saga.messages import DeadlineFired, Input, Message, SignalReceived, derived_id
+from saga.contracts.events import Event
+from saga.definition._model import (
+    COMPENSATE_TARGET,
+    OrphanPolicy,
+    SagaDefinition,
+    TransitionDef,
+    signal_key,
+)
+from saga.definition._typing import as_events
+from saga.engine.instance import COMPENSATING, Deadline, HistoryEntry, Instance, Status, StepRun
+from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, derived_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +204,8 @@ class _Run:
         self.failure = instance.failure
         self.parked_reason = instance.parked_reason
         self.emitted: list[Message] = []
+        # Emitted events continue the trace of the event that caused them.
+        self.traceparent = inp.envelope.traceparent if isinstance(inp, Message) else None
         self.compensated: list[str] = []
         self.notes: list[str] = []
         self.ignored = False
@@ -422,13 +430,16 @@ class _Run:
 
     def emit(self, event: Event) -> None:
         self.emitted.append(
-            Message(
-                event=event,
+            Message.new(
+                event,
                 event_id=derived_id(
                     self.d.name, self.instance_id, self.inp.input_id, str(len(self.emitted))
                 ),
                 correlation_id=self.instance_id,
                 causation_id=self.inp.input_id,
+                producer=self.d.name,
+                occurred_at=self.now,
+                traceparent=self.traceparent,
             )
         )
 

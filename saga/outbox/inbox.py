@@ -45,7 +45,7 @@ from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -53,15 +53,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
-from saga._dead_letter import (
-    DEAD_LETTER_ERROR,
-    DEAD_LETTER_GROUP,
-    DEAD_LETTER_SOURCE,
-    dead_letter_headers,
-    dead_letter_id,
-    error_text,
-)
-from saga.envelope import Envelope, Headers
+from saga.contracts.envelope import Envelope, Headers
+from saga.contracts.serde import Decoded
 from saga.errors import (
     ConfigError,
     ContractError,
@@ -70,8 +63,16 @@ from saga.errors import (
     SagaError,
     TransportError,
 )
-from saga.outbox import outbox_row
-from saga.serde import Decoded
+from saga.outbox._dead_letter import (
+    DEAD_LETTER_ERROR,
+    DEAD_LETTER_GROUP,
+    DEAD_LETTER_SOURCE,
+    dead_letter_headers,
+    dead_letter_id,
+    error_text,
+)
+from saga.outbox.admin import cleanup_inbox
+from saga.outbox.writer import outbox_row
 from saga.settings import redact_error
 from saga.tables import inbox_table, outbox_table
 
@@ -80,16 +81,15 @@ __all__ = [
     "DEAD_LETTER_GROUP",
     "DEAD_LETTER_SOURCE",
     "EventDecoder",
-    "Handler",
     "Inbox",
     "InboxConsumer",
-    "cleanup_inbox",
+    "InboxHandler",
     "consumer_config",
     "dead_letter_headers",
     "dead_letter_id",
 ]
 
-_log = logging.getLogger("saga.inbox")
+_log = logging.getLogger("saga.outbox.inbox")
 
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 # Retention deletes at most _CLEANUP_ROUNDS chunks between two batches.
@@ -100,13 +100,13 @@ _Where = tuple[str, int, int]  # topic, partition, offset
 
 
 class EventDecoder(Protocol):
-    """What the inbox needs from a serializer (``saga.serde.Serializer`` is one)."""
+    """What the inbox needs from a serializer (``saga.contracts.serde.Serializer`` is one)."""
 
     def decode(self, value: bytes, headers: Headers) -> Decoded: ...
 
 
 #: A handler applies one event's effects through the session; it must not commit.
-Handler = Callable[[Session, Decoded], None]
+InboxHandler = Callable[[Session, Decoded], None]
 
 
 class Inbox:
@@ -142,22 +142,6 @@ class Inbox:
             .where(inbox_table.c.consumer_group == self.group, inbox_table.c.event_id == event_id)
         )
         return bool(found)
-
-
-def cleanup_inbox(
-    session: Session, older_than: timedelta, *, group: str | None = None, chunk: int = 10_000
-) -> int:
-    """Delete up to ``chunk`` inbox rows older than ``older_than``; the caller commits."""
-    old = select(inbox_table.c.consumer_group, inbox_table.c.event_id).where(
-        inbox_table.c.processed_at < func.now() - older_than
-    )
-    if group is not None:
-        old = old.where(inbox_table.c.consumer_group == group)
-    statement = delete(inbox_table).where(
-        tuple_(inbox_table.c.consumer_group, inbox_table.c.event_id).in_(old.limit(chunk))
-    )
-    result = session.execute(statement)
-    return int(getattr(result, "rowcount", 0))
 
 
 def consumer_config(base: dict[str, Any], group: str) -> dict[str, Any]:
@@ -242,7 +226,7 @@ class InboxConsumer:
         sessions: sessionmaker[Session],
         decoder: EventDecoder,
         group: str,
-        handler: Handler,
+        handler: InboxHandler,
         *,
         batch_size: int = 500,
         poll_timeout: float = 1.0,
@@ -302,7 +286,10 @@ class InboxConsumer:
         for _ in range(_CLEANUP_ROUNDS):
             with self._sessions() as session, session.begin():
                 count = cleanup_inbox(
-                    session, self._retention, group=self.inbox.group, chunk=_CLEANUP_CHUNK
+                    session.connection(),
+                    self._retention,
+                    group=self.inbox.group,
+                    chunk=_CLEANUP_CHUNK,
                 )
             deleted += count
             if count < _CLEANUP_CHUNK:

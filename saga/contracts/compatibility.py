@@ -41,8 +41,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from saga.contracts.schemas import Contracts, SchemaVersion
 from saga.errors import CompatibilityError, ConfigError
-from saga.schemas import Contracts, SchemaVersion
 
 __all__ = [
     "STRICT_LOGICAL_TYPES",

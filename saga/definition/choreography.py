@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from saga._model import SagaDefinition
-from saga.definition import Saga, definition_of
-from saga.events import Event, event_name
-from saga.participant import Participant
+from saga.contracts.events import Event, event_name
+from saga.definition._model import SagaDefinition
+from saga.definition.participant import Participant
+from saga.definition.saga import Saga, definition_of
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Turning a saga class into a checked :class:`~saga._model.SagaDefinition`.
+"""Turning a saga class into a checked :class:`~saga.definition._model.SagaDefinition`.
 
 Every problem found is collected and raised as one :class:`DefinitionError` whose lines
 each name the saga, the state and the event at fault, and how to fix it. Structural
@@ -16,9 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from saga._graph_checks import can_compensate, check_graph, with_implicit_finals
-from saga._model import (
+from saga.contracts.events import Event, contract_of, event_name
+from saga.definition._graph_checks import can_compensate, check_graph, with_implicit_finals
+from saga.definition._model import (
     COMPENSATE_TARGET,
+    COMPENSATING,
     Builder,
     OrphanPolicy,
     SagaDefinition,
@@ -28,19 +30,18 @@ from saga._model import (
     TransitionDef,
     signal_key,
 )
-from saga._problems import Problems
-from saga._typing import event_types_in
-from saga.definition import Compensate, Saga, Signal, Start, State, Step, Transition
-from saga.events import Event, contract_of, event_name
-from saga.instance import COMPENSATING
+from saga.definition._problems import Problems
+from saga.definition._typing import event_types_in
+from saga.definition.declarations import Compensate, Signal, Start, State, Step, Transition
 
 _OUTCOMES = ("completed", "compensated", "failed")
 _KINDS = ("compensatable", "pivot", "retriable")
 
 
 def compile_saga(
-    cls: type[Saga[Any]],
+    cls: type,
     *,
+    base: type,
     name: str,
     correlation: str | Mapping[type[Event], str] | None,
     orphans: OrphanPolicy,
@@ -49,7 +50,7 @@ def compile_saga(
 ) -> SagaDefinition:
     """Check the declarations of ``cls`` and compile them; raise one DefinitionError."""
     problems = Problems(name)
-    data_model = _data_model(cls, problems)
+    data_model = _data_model(cls, base, problems)
     members = dict(vars(cls))
     states = {n: v for n, v in members.items() if isinstance(v, State)}
     steps = {n: v for n, v in members.items() if isinstance(v, Step)}
@@ -109,9 +110,9 @@ def compile_saga(
     return dataclasses.replace(definition, after_pivot=after_pivot)
 
 
-def _data_model(cls: type, problems: Problems) -> type[BaseModel] | None:
+def _data_model(cls: type, saga_base: type, problems: Problems) -> type[BaseModel] | None:
     for base in getattr(cls, "__orig_bases__", ()):
-        if typing.get_origin(base) is Saga:
+        if typing.get_origin(base) is saga_base:
             (model,) = typing.get_args(base)
             if isinstance(model, type) and issubclass(model, BaseModel):
                 return model

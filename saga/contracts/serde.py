@@ -27,8 +27,10 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro import schemaless_reader, schemaless_writer
 from pydantic import ValidationError
 
-from saga import _registry, _single_object
-from saga.envelope import Envelope, Headers
+from saga.contracts import _registry, _single_object
+from saga.contracts.envelope import Decoded, Envelope, Headers
+from saga.contracts.events import Event, contract_of, event_class
+from saga.contracts.schemas import Contracts, SchemaVersion, load_contracts
 from saga.errors import (
     ConfigError,
     DecodeError,
@@ -36,8 +38,6 @@ from saga.errors import (
     PayloadTooLarge,
     UnknownSchemaError,
 )
-from saga.events import Event, contract_of, event_class
-from saga.schemas import Contracts, SchemaVersion, load_contracts
 from saga.settings import Settings, WireFormat
 
 __all__ = ["Decoded", "Encoded", "Serializer"]
@@ -49,13 +49,6 @@ class Encoded(NamedTuple):
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]]
-    envelope: Envelope
-
-
-class Decoded(NamedTuple):
-    """An event read from a Kafka message, with its envelope."""
-
-    event: Event
     envelope: Envelope
 
 
@@ -170,7 +163,9 @@ class Serializer:
 
     def _plan_write(self, event: Event) -> _WritePlan:
         if not isinstance(event, Event):
-            raise EncodeError(f"only saga.events.Event instances can be encoded, not {event!r}")
+            raise EncodeError(
+                f"only saga.contracts.events.Event instances can be encoded, not {event!r}"
+            )
         cls = type(event)
         version = self._contract_version(cls)
         if self.wire_format == "confluent":

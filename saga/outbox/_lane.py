@@ -19,8 +19,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from saga._crashpoints import crash_point
-from saga._relay_progress import encode_ids, lane_key
-from saga._relay_store import PendingRow
+from saga.outbox._progress import encode_ids, lane_key
+from saga.outbox._store import PendingRow
 
 # Errors about one record that retrying cannot fix: the row is parked.
 _PERMANENT = frozenset(
@@ -44,7 +44,7 @@ _PERMANENT = frozenset(
 _COMMIT_GAP = 0.002
 
 
-class Outcome(Enum):
+class LaneOutcome(Enum):
     """How a lane batch ended."""
 
     COMMITTED = "committed"  # every record of ``published`` is on Kafka, committed
@@ -54,7 +54,7 @@ class Outcome(Enum):
 
 @dataclass
 class BatchResult:
-    outcome: Outcome
+    outcome: LaneOutcome
     published: list[int] = field(default_factory=list)
     parked: dict[int, str] = field(default_factory=dict)
     """Rows known to be unpublishable: park them."""
@@ -120,7 +120,7 @@ class LaneProducer:
                 sent.append(row.id)
             if not sent:
                 self._producer.abort_transaction(timeout)
-                return BatchResult(Outcome.ABORTED, parked=failed)
+                return BatchResult(LaneOutcome.ABORTED, parked=failed)
             self._producer.produce(
                 self._progress_topic,
                 key=lane_key(self.lane),
@@ -133,7 +133,7 @@ class LaneProducer:
             return self._after_failure(exc.args[0], failed, delivery_errors, len(sent), timeout)
         self._committed_at = time.monotonic()
         crash_point("relay.after_commit")
-        return BatchResult(Outcome.COMMITTED, published=sent, parked=failed)
+        return BatchResult(LaneOutcome.COMMITTED, published=sent, parked=failed)
 
     def _produce(self, row: PendingRow, callback: Any) -> None:
         for _ in range(1000):  # bounded wait for room in the local queue
@@ -161,16 +161,19 @@ class LaneProducer:
         if error.fatal() or not error.txn_requires_abort():
             # Fenced, fatal, or a commit whose outcome is unknown (e.g. timed out): only a
             # new producer's init_transactions settles it; recovery reads what committed.
-            return BatchResult(Outcome.RESET, parked=failed, error=_describe(error))
+            return BatchResult(LaneOutcome.RESET, parked=failed, error=_describe(error))
         try:
             self._producer.abort_transaction(timeout)
         except KafkaException as exc:
-            return BatchResult(Outcome.RESET, parked=failed, error=_describe(exc.args[0]))
+            return BatchResult(LaneOutcome.RESET, parked=failed, error=_describe(exc.args[0]))
         if sent == 1:  # alone in its transaction: the error is surely its own
             failed.update(delivery_errors)
             delivery_errors = {}
         return BatchResult(
-            Outcome.ABORTED, parked=failed, suspects=set(delivery_errors), error=_describe(error)
+            LaneOutcome.ABORTED,
+            parked=failed,
+            suspects=set(delivery_errors),
+            error=_describe(error),
         )
 
     def close(self) -> None:

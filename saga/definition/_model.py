@@ -1,5 +1,5 @@
 """The compiled, immutable form of a saga definition that the engine, the diagrams and the
-choreography check read. Built once per saga class by :mod:`saga._compile`."""
+choreography check read. Built once per saga class by :mod:`saga.definition._compile`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from saga.events import Event, event_name
-from saga.instance import COMPENSATING
+from saga.contracts.events import Event, event_name
 
 StepKind = Literal["compensatable", "pivot", "retriable"]
 Outcome = Literal["completed", "compensated", "failed"]
 OrphanPolicy = Literal["ignore", "error", "park"]
 
+#: The built-in state a saga waits in while steps still in flight answer after a failure.
+COMPENSATING = "compensating"
 #: Target of a transition or timeout that rolls the saga back.
 COMPENSATE_TARGET = "<compensate>"
 

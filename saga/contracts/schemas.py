@@ -23,7 +23,7 @@ from typing import Any
 from fastavro.schema import fingerprint as _fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
-from saga._defaults import default_problems
+from saga.contracts._defaults import default_problems
 from saga.errors import DefinitionError, UnknownSchemaError
 
 __all__ = [

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from saga._model import COMPENSATE_TARGET, SagaDefinition, StateDef, StepDef, TransitionDef
-from saga._problems import Problems
-from saga.instance import COMPENSATING
+from saga.definition._model import (
+    COMPENSATE_TARGET,
+    COMPENSATING,
+    SagaDefinition,
+    StateDef,
+    StepDef,
+    TransitionDef,
+)
+from saga.definition._problems import Problems
 
 
 def can_compensate(

@@ -1,8 +1,8 @@
 """The small interfaces through which sagas and participants touch the world.
 
-The engine (:mod:`saga.engine`) is pure; :mod:`saga.processing` drives it through these
-ports. Adapters: PostgreSQL + Kafka for production, :mod:`saga.testing.harness` in memory.
-Nothing here imports a driver.
+The engine (:mod:`saga.engine.decide`) is pure; :mod:`saga.engine.processing` drives it
+through these ports. Adapters: PostgreSQL + Kafka for production, :mod:`saga.testing.harness`
+in memory. Nothing here imports a driver.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from saga.instance import Deadline, HistoryEntry, Instance
-from saga.messages import Message
+from saga.engine.instance import Deadline, HistoryEntry, Instance
+from saga.engine.messages import Message
 
 
 class Clock(Protocol):

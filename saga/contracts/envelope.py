@@ -25,15 +25,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID, uuid4
 
 from saga.errors import DecodeError, EncodeError
 
 if TYPE_CHECKING:
-    from saga.events import Event
+    from saga.contracts.events import Event
 
-__all__ = ["Envelope", "Headers"]
+__all__ = ["Decoded", "Envelope", "Headers"]
 
 #: Kafka headers as confluent-kafka hands them over (it gives ``None`` for no headers).
 Headers = Iterable[tuple[str, bytes | str | None]] | None
@@ -193,7 +193,7 @@ class Envelope:
         if missing:
             raise DecodeError(
                 f"event headers lack {', '.join(missing)}: the producer must send the "
-                "saga envelope (encode with saga.serde.Serializer)"
+                "saga envelope (encode with saga.contracts.serde.Serializer)"
             )
         for name in _LABELS:
             _check_label(name, texts[name])
@@ -265,3 +265,10 @@ def _header_time(text: str) -> datetime:
     if moment.tzinfo is None:
         raise DecodeError(f"header 'occurred-at' has no UTC offset: {text[:80]!r}")
     return moment
+
+
+class Decoded(NamedTuple):
+    """An event with the envelope it travels in (what the serializer reads off a message)."""
+
+    event: Event
+    envelope: Envelope

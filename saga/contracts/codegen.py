@@ -1,7 +1,7 @@
 """Pydantic models generated from the Avro contracts: ``avro/`` is the single source of truth.
 
 ``saga schemas generate`` writes one module with a class per event (its latest contract
-version), nested records as :class:`~saga.events.Record` classes and enums as ``Literal``
+version), nested records as :class:`~saga.contracts.events.Record` classes and enums as ``Literal``
 aliases. Each event class carries the schema it was generated from, so the serializer can
 tell when code and contracts drift, and ``--check`` fails CI when the module is stale.
 
@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from saga.contracts.events import Event
+from saga.contracts.schemas import Contracts, SchemaVersion
 from saga.errors import DefinitionError
-from saga.events import Event
-from saga.schemas import Contracts, SchemaVersion
 
 __all__ = ["generate_module"]
 
@@ -50,8 +50,8 @@ _LOGICAL_TYPES = {
     ("long", "time-micros"): "time",
 }
 _IMPORTS = {
-    "AvroInt": "saga.events",
-    "AvroLong": "saga.events",
+    "AvroInt": "saga.contracts.events",
+    "AvroLong": "saga.contracts.events",
     "UUID": "uuid",
     "AwareDatetime": "pydantic",
     "NaiveDatetime": "pydantic",
@@ -307,7 +307,7 @@ def _render(module: _Module, source: str) -> str:
     by_module: dict[str, list[str]] = {}
     for name in sorted(module.imports):
         by_module.setdefault(_IMPORTS[name], []).append(name)
-    stdlib = [m for m in sorted(by_module) if m not in ("pydantic", "saga.events")]
+    stdlib = [m for m in sorted(by_module) if m not in ("pydantic", "saga.contracts.events")]
     lines = [
         f'"""Event models generated from the Avro contracts in {source} by `saga schemas '
         "generate`.",
@@ -326,8 +326,8 @@ def _render(module: _Module, source: str) -> str:
     if "pydantic" in by_module:
         lines.append(f"from pydantic import {', '.join(sorted(by_module['pydantic']))}")
         lines.append("")
-    saga_names = sorted([*by_module.get("saga.events", []), "Event", "Record"])
-    lines.append(f"from saga.events import {', '.join(saga_names)}")
+    saga_names = sorted([*by_module.get("saga.contracts.events", []), "Event", "Record"])
+    lines.append(f"from saga.contracts.events import {', '.join(saga_names)}")
     lines.append("")
     lines.append("__all__ = [")
     lines += [f"    {_string(name)}," for name in sorted(module.exported)]
