@@ -13,11 +13,15 @@ from rich.table import Table
 
 from saga.errors import StackError
 from saga.settings import Settings
-from saga.stack import NativeStack, choose_stack_backend, docker_engine_answers
-from saga.stack._docker import compose_down, compose_up, find_compose_file
-from saga.stack._endpoints import (
+from saga.stack import (
     Endpoints,
+    NativeStack,
+    choose_stack_backend,
+    compose_down,
+    compose_up,
+    docker_engine_answers,
     endpoints_from_state,
+    find_compose_file,
     read_state,
     remove_state,
     write_endpoints,

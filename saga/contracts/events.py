@@ -1,8 +1,8 @@
 """Event models: pydantic classes that mirror the Avro contracts in ``avro/``.
 
-Declare an event with its Avro full name and, ideally, the contract it mirrors::
+Declare an event with the contract it mirrors (its Avro full name comes from there)::
 
-    class OrderPlaced(Event, name="shop.orders.OrderPlaced", schema={...}):
+    class OrderPlaced(Event, schema={"type": "record", "name": "shop.orders.OrderPlaced", ...}):
         order_id: UUID
         amount_cents: AvroLong
 
@@ -87,6 +87,8 @@ class Event(Record):
         super().__pydantic_init_subclass__(**kwargs)
         if schema is not None:
             cls.__avro_schema__ = schema
+            if name is None:  # the contract names the event
+                name = _full_name(schema)
         if name is None:
             if not cls.__event_name__:
                 raise DefinitionError(
@@ -108,10 +110,14 @@ class Event(Record):
         _REGISTRY[name] = cls
 
 
-def _check_schema_names(name: str, schema: Mapping[str, Any], qualname: str) -> None:
-    declared = schema.get("name")
+def _full_name(schema: Mapping[str, Any]) -> str:
+    declared = str(schema.get("name", ""))
     namespace = schema.get("namespace")
-    full = declared if not namespace or "." in str(declared) else f"{namespace}.{declared}"
+    return declared if not namespace or "." in declared else f"{namespace}.{declared}"
+
+
+def _check_schema_names(name: str, schema: Mapping[str, Any], qualname: str) -> None:
+    full = _full_name(schema)
     if schema.get("type") != "record" or full != name:
         raise DefinitionError(
             f"event class {qualname} is declared as {name!r} but its schema is "

@@ -12,8 +12,18 @@ from datetime import timedelta
 from typing import NamedTuple
 
 import psycopg
+from psycopg import sql
 
-from saga.tables import OUTBOX_LANES
+from saga.tables import OUTBOX_LANES, outbox_table, relay_lane_table, relay_member_table
+
+
+def _sql(text: str) -> sql.Composed:
+    """A statement naming the tables as :mod:`saga.tables` defines them (the one place)."""
+    return sql.SQL(text).format(
+        outbox=sql.Identifier(outbox_table.name),
+        lane=sql.Identifier(relay_lane_table.name),
+        member=sql.Identifier(relay_member_table.name),
+    )
 
 
 class PendingRow(NamedTuple):
@@ -31,18 +41,18 @@ class PendingRow(NamedTuple):
 # key's order. The anti-join is on a partial index that is empty in normal operation.
 # ``skip`` leaves out the rows in flight by id, never by an id range: a row below them whose
 # transaction commits late must come in this read, before any later row of its key.
-_READ = """
+_READ = _sql("""
 SELECT o.id, o.lane, o.topic, o.key, o.value, o.header_names, o.header_values
-FROM saga_outbox o
+FROM {outbox} o
 WHERE o.published_at IS NULL AND o.parked_at IS NULL AND o.lane = ANY(%(lanes)s)
   AND o.id <> ALL(%(skip)s::bigint[])
   AND NOT EXISTS (
-    SELECT 1 FROM saga_outbox p
+    SELECT 1 FROM {outbox} p
     WHERE p.parked_at IS NOT NULL AND p.lane = o.lane AND p.key = o.key AND p.id < o.id
   )
 ORDER BY o.id
 LIMIT %(limit)s
-"""
+""")
 
 
 def read_pending(
@@ -71,8 +81,10 @@ def mark_published(conn: psycopg.Connection, ids: list[int]) -> int:
     if not ids:
         return 0
     cursor = conn.execute(
-        "UPDATE saga_outbox SET published_at = now() "
-        "WHERE id = ANY(%s::bigint[]) AND published_at IS NULL",
+        _sql(
+            "UPDATE {outbox} SET published_at = now() "
+            "WHERE id = ANY(%s::bigint[]) AND published_at IS NULL"
+        ),
         (_id_array(ids),),
     )
     return cursor.rowcount
@@ -90,11 +102,13 @@ def park(conn: psycopg.Connection, failures: dict[int, str]) -> None:
     ids = list(failures)
     errors = [failures[i] for i in ids]
     conn.execute(
-        """
-        UPDATE saga_outbox o SET parked_at = now(), error = f.error
+        _sql(
+            """
+        UPDATE {outbox} o SET parked_at = now(), error = f.error
         FROM unnest(%s::bigint[], %s::text[]) AS f(id, error)
         WHERE o.id = f.id AND o.published_at IS NULL
-        """,
+        """
+        ),
         (ids, errors),
     )
 
@@ -104,8 +118,10 @@ def park(conn: psycopg.Connection, failures: dict[int, str]) -> None:
 
 def ensure_lanes(conn: psycopg.Connection) -> None:
     conn.execute(
-        "INSERT INTO saga_relay_lane (lane) SELECT generate_series(0, %s - 1) "
-        "ON CONFLICT (lane) DO NOTHING",
+        _sql(
+            "INSERT INTO {lane} (lane) SELECT generate_series(0, %s - 1) "
+            "ON CONFLICT (lane) DO NOTHING"
+        ),
         (OUTBOX_LANES,),
     )
 
@@ -113,14 +129,16 @@ def ensure_lanes(conn: psycopg.Connection) -> None:
 def heartbeat(conn: psycopg.Connection, relay_id: str, ttl: timedelta) -> int:
     """Record this relay as alive; returns how many relays are alive (itself included)."""
     conn.execute(
-        """
-        INSERT INTO saga_relay_member (relay_id, heartbeat_until) VALUES (%s, now() + %s)
+        _sql(
+            """
+        INSERT INTO {member} (relay_id, heartbeat_until) VALUES (%s, now() + %s)
         ON CONFLICT (relay_id) DO UPDATE SET heartbeat_until = excluded.heartbeat_until
-        """,
+        """
+        ),
         (relay_id, ttl),
     )
     row = conn.execute(
-        "SELECT count(*) FROM saga_relay_member WHERE heartbeat_until > now()"
+        _sql("SELECT count(*) FROM {member} WHERE heartbeat_until > now()")
     ).fetchone()
     return max(1, int(row[0])) if row else 1
 
@@ -132,7 +150,7 @@ def fair_share(alive: int) -> int:
 def renew(conn: psycopg.Connection, relay_id: str, ttl: timedelta) -> set[int]:
     """Extend this relay's leases; returns the lanes it still holds."""
     rows = conn.execute(
-        "UPDATE saga_relay_lane SET lease_until = now() + %s WHERE owner = %s RETURNING lane",
+        _sql("UPDATE {lane} SET lease_until = now() + %s WHERE owner = %s RETURNING lane"),
         (ttl, relay_id),
     ).fetchall()
     return {int(r[0]) for r in rows}
@@ -143,16 +161,18 @@ def acquire(conn: psycopg.Connection, relay_id: str, ttl: timedelta, want: int) 
     if want <= 0:
         return set()
     rows = conn.execute(
-        """
-        UPDATE saga_relay_lane l
+        _sql(
+            """
+        UPDATE {lane} l
         SET owner = %(me)s, lease_until = now() + %(ttl)s, epoch = l.epoch + 1
         WHERE l.lane IN (
-            SELECT lane FROM saga_relay_lane
+            SELECT lane FROM {lane}
             WHERE owner IS NULL OR lease_until < now()
             ORDER BY lane LIMIT %(want)s FOR UPDATE SKIP LOCKED
         )
         RETURNING l.lane
-        """,
+        """
+        ),
         {"me": relay_id, "ttl": ttl, "want": want},
     ).fetchall()
     return {int(r[0]) for r in rows}
@@ -160,16 +180,17 @@ def acquire(conn: psycopg.Connection, relay_id: str, ttl: timedelta, want: int) 
 
 def release(conn: psycopg.Connection, relay_id: str, lanes: list[int]) -> None:
     conn.execute(
-        "UPDATE saga_relay_lane SET owner = NULL, lease_until = NULL "
-        "WHERE owner = %s AND lane = ANY(%s)",
+        _sql(
+            "UPDATE {lane} SET owner = NULL, lease_until = NULL WHERE owner = %s AND lane = ANY(%s)"
+        ),
         (relay_id, lanes),
     )
 
 
 def leave(conn: psycopg.Connection, relay_id: str) -> None:
     conn.execute(
-        "UPDATE saga_relay_lane SET owner = NULL, lease_until = NULL WHERE owner = %s",
+        _sql("UPDATE {lane} SET owner = NULL, lease_until = NULL WHERE owner = %s"),
         (relay_id,),
     )
-    conn.execute("DELETE FROM saga_relay_member WHERE relay_id = %s", (relay_id,))
-    conn.execute("DELETE FROM saga_relay_member WHERE heartbeat_until < now() - interval '1 hour'")
+    conn.execute(_sql("DELETE FROM {member} WHERE relay_id = %s"), (relay_id,))
+    conn.execute(_sql("DELETE FROM {member} WHERE heartbeat_until < now() - interval '1 hour'"))

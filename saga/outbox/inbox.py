@@ -46,7 +46,6 @@ from uuid import UUID
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from sqlalchemy import func, select
-from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -72,9 +71,9 @@ from saga.outbox._dead_letter import (
     error_text,
 )
 from saga.outbox.admin import cleanup_inbox
-from saga.outbox.writer import outbox_row
+from saga.outbox.writer import insert_rows, outbox_row
 from saga.settings import redact_error
-from saga.tables import inbox_table, outbox_table
+from saga.tables import inbox_table
 
 __all__ = [
     "DEAD_LETTER_ERROR",
@@ -378,7 +377,7 @@ class InboxConsumer:
                     continue  # seen before, or twice in this batch
                 fresh.discard(item.event_id)
                 if item.decoded is None:
-                    session.execute(plain_insert(outbox_table), [self._dead_letter_row(item)])
+                    insert_rows(session, [self._dead_letter_row(item)])
                     dead.append(item)
                     continue
                 crash_point("inbox.in_handler")

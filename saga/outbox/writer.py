@@ -31,7 +31,14 @@ from saga.contracts.serde import Encoded
 from saga.errors import ConfigError, EncodeError
 from saga.tables import lane_of, outbox_table
 
-__all__ = ["EventEncoder", "Outbox", "OutboxEntry", "current_traceparent", "outbox_row"]
+__all__ = [
+    "EventEncoder",
+    "Outbox",
+    "OutboxEntry",
+    "current_traceparent",
+    "insert_rows",
+    "outbox_row",
+]
 
 _MAX_TOPIC = 249  # Kafka's limit on topic names
 
@@ -90,6 +97,17 @@ def outbox_row(
     }
 
 
+def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Write rows built by :func:`outbox_row` in the caller's transaction (one statement).
+
+    The one place that inserts into the outbox: events, dead letters and replays all go
+    through it. A Core insert on the session's connection flushes nothing of the caller's
+    ORM objects beyond what autoflush would, and never commits.
+    """
+    if rows:
+        session.execute(insert(outbox_table), list(rows))
+
+
 class Outbox:
     """Writes events to ``saga_outbox`` inside the caller's SQLAlchemy session.
 
@@ -140,10 +158,7 @@ class Outbox:
             encoded = self._encoder.encode(entry.event, envelope)
             rows.append(self._row(entry, encoded))
             stored.append(encoded.envelope)
-        if rows:
-            # Core insert on the session's connection: flushes nothing of the caller's ORM
-            # objects beyond what autoflush would, and never commits.
-            session.execute(insert(outbox_table), rows)
+        insert_rows(session, rows)
         return stored
 
     def envelope_for(

@@ -40,7 +40,6 @@ _N = "test.shop."
 
 class OrderPlaced(
     Event,
-    name=_N + "OrderPlaced",
     schema=avro(
         _N + "OrderPlaced", order_id="string", sku="string", quantity="int", amount_cents="long"
     ),
@@ -53,7 +52,6 @@ class OrderPlaced(
 
 class ReserveStock(
     Event,
-    name=_N + "ReserveStock",
     schema=avro(_N + "ReserveStock", order_id="string", sku="string", quantity="int"),
 ):
     order_id: str
@@ -63,23 +61,19 @@ class ReserveStock(
 
 class StockReserved(
     Event,
-    name=_N + "StockReserved",
     schema=avro(_N + "StockReserved", order_id="string", reservation_id="string"),
 ):
     order_id: str
     reservation_id: str
 
 
-class OutOfStock(
-    Event, name=_N + "OutOfStock", schema=avro(_N + "OutOfStock", order_id="string", sku="string")
-):
+class OutOfStock(Event, schema=avro(_N + "OutOfStock", order_id="string", sku="string")):
     order_id: str
     sku: str
 
 
 class ReleaseStock(
     Event,
-    name=_N + "ReleaseStock",
     schema=avro(_N + "ReleaseStock", order_id="string", reservation_id="string"),
 ):
     order_id: str
@@ -88,7 +82,6 @@ class ReleaseStock(
 
 class AuthorizePayment(
     Event,
-    name=_N + "AuthorizePayment",
     schema=avro(_N + "AuthorizePayment", order_id="string", amount_cents="long"),
 ):
     order_id: str
@@ -97,7 +90,6 @@ class AuthorizePayment(
 
 class PaymentAuthorized(
     Event,
-    name=_N + "PaymentAuthorized",
     schema=avro(_N + "PaymentAuthorized", order_id="string", authorization_id="string"),
 ):
     order_id: str
@@ -106,7 +98,6 @@ class PaymentAuthorized(
 
 class PaymentDeclined(
     Event,
-    name=_N + "PaymentDeclined",
     schema=avro(_N + "PaymentDeclined", order_id="string", reason="string"),
 ):
     order_id: str
@@ -115,7 +106,6 @@ class PaymentDeclined(
 
 class VoidPayment(
     Event,
-    name=_N + "VoidPayment",
     schema=avro(_N + "VoidPayment", order_id="string", authorization_id="string"),
 ):
     order_id: str
@@ -124,7 +114,6 @@ class VoidPayment(
 
 class ShipOrder(
     Event,
-    name=_N + "ShipOrder",
     schema=avro(_N + "ShipOrder", order_id="string", sku="string", quantity="int"),
 ):
     order_id: str
@@ -134,7 +123,6 @@ class ShipOrder(
 
 class OrderShipped(
     Event,
-    name=_N + "OrderShipped",
     schema=avro(_N + "OrderShipped", order_id="string", tracking="string"),
 ):
     order_id: str
@@ -143,7 +131,6 @@ class OrderShipped(
 
 class ShipmentRefused(
     Event,
-    name=_N + "ShipmentRefused",
     schema=avro(_N + "ShipmentRefused", order_id="string", reason="string"),
 ):
     order_id: str
@@ -152,7 +139,6 @@ class ShipmentRefused(
 
 class ShipmentDelayed(
     Event,
-    name=_N + "ShipmentDelayed",
     schema=avro(_N + "ShipmentDelayed", order_id="string", days="int"),
 ):
     order_id: str
@@ -161,7 +147,6 @@ class ShipmentDelayed(
 
 class NotifyCustomer(
     Event,
-    name=_N + "NotifyCustomer",
     schema=avro(_N + "NotifyCustomer", order_id="string", text="string"),
 ):
     order_id: str
@@ -170,22 +155,17 @@ class NotifyCustomer(
 
 class CapturePayment(
     Event,
-    name=_N + "CapturePayment",
     schema=avro(_N + "CapturePayment", order_id="string", authorization_id="string"),
 ):
     order_id: str
     authorization_id: str
 
 
-class PaymentCaptured(
-    Event, name=_N + "PaymentCaptured", schema=avro(_N + "PaymentCaptured", order_id="string")
-):
+class PaymentCaptured(Event, schema=avro(_N + "PaymentCaptured", order_id="string")):
     order_id: str
 
 
-class CaptureFailed(
-    Event, name=_N + "CaptureFailed", schema=avro(_N + "CaptureFailed", order_id="string")
-):
+class CaptureFailed(Event, schema=avro(_N + "CaptureFailed", order_id="string")):
     order_id: str
 
 
@@ -243,7 +223,7 @@ class OrderSaga(Saga[Order], name="test.OrderSaga", correlation="order_id"):
 def _trip_event(name: str) -> type[Event]:
     """Trip events all carry just the trip id; declaring thirteen by hand would hide the saga."""
     namespace = {"__annotations__": {"trip_id": str}, "__module__": __name__}
-    return type(name, (Event,), namespace, name=_N + name, schema=avro(_N + name, trip_id="string"))
+    return type(name, (Event,), namespace, schema=avro(_N + name, trip_id="string"))
 
 
 TripBooked = _trip_event("TripBooked")

@@ -12,11 +12,11 @@ from tests.contract.shop import avro
 _N = "test.strict."
 
 
-class Opened(Event, name=_N + "Opened", schema=avro(_N + "Opened", ping_id="string")):
+class Opened(Event, schema=avro(_N + "Opened", ping_id="string")):
     ping_id: str
 
 
-class Ping(Event, name=_N + "Ping", schema=avro(_N + "Ping", ping_id="string")):
+class Ping(Event, schema=avro(_N + "Ping", ping_id="string")):
     ping_id: str
 
 

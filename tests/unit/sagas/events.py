@@ -14,47 +14,47 @@ def _schema(name: str) -> dict[str, object]:
     return avro(_N + name, job_id="string")
 
 
-class Begun(Event, name=_N + "Begun", schema=_schema("Begun")):
+class Begun(Event, schema=_schema("Begun")):
     job_id: str
 
 
-class Ask(Event, name=_N + "Ask", schema=_schema("Ask")):
+class Ask(Event, schema=_schema("Ask")):
     job_id: str
 
 
-class Yes(Event, name=_N + "Yes", schema=_schema("Yes")):
+class Yes(Event, schema=_schema("Yes")):
     job_id: str
 
 
-class No(Event, name=_N + "No", schema=_schema("No")):
+class No(Event, schema=_schema("No")):
     job_id: str
 
 
-class Undo(Event, name=_N + "Undo", schema=_schema("Undo")):
+class Undo(Event, schema=_schema("Undo")):
     job_id: str
 
 
-class Ask2(Event, name=_N + "Ask2", schema=_schema("Ask2")):
+class Ask2(Event, schema=_schema("Ask2")):
     job_id: str
 
 
-class Yes2(Event, name=_N + "Yes2", schema=_schema("Yes2")):
+class Yes2(Event, schema=_schema("Yes2")):
     job_id: str
 
 
-class No2(Event, name=_N + "No2", schema=_schema("No2")):
+class No2(Event, schema=_schema("No2")):
     job_id: str
 
 
-class Undo2(Event, name=_N + "Undo2", schema=_schema("Undo2")):
+class Undo2(Event, schema=_schema("Undo2")):
     job_id: str
 
 
-class Poke(Event, name=_N + "Poke", schema=_schema("Poke")):
+class Poke(Event, schema=_schema("Poke")):
     job_id: str
 
 
-class Note(Event, name=_N + "Note", schema=_schema("Note")):
+class Note(Event, schema=_schema("Note")):
     job_id: str
 
 
