@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,10 @@ class Context:
     correlation_id: str
     causation_id: str | None
     now: datetime
+    session: Any = field(default=None, compare=False, repr=False)
+    """The unit of work's transaction (a SQLAlchemy ``Session`` in the durable runtime,
+    ``None`` in memory): write the service's own rows here, and they commit together with
+    the inbox claim and the events the handler returns. Never commit it yourself."""
 
 
 class Handler:

@@ -1,8 +1,8 @@
 """The small interfaces through which sagas and participants touch the world.
 
 The engine (:mod:`saga.engine.decide`) is pure; :mod:`saga.engine.processing` drives it
-through these ports. Adapters: PostgreSQL + Kafka for production, :mod:`saga.testing.harness`
-in memory. Nothing here imports a driver.
+through these ports. Adapters: PostgreSQL (:mod:`saga.worker`) for production, the
+in-memory store of :mod:`saga.testing` for tests. Nothing here imports a driver.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from saga.engine.instance import Deadline, HistoryEntry, Instance
-from saga.engine.messages import Message
+from saga.engine.messages import DeadlineFired, Message
 
 
 class Clock(Protocol):
@@ -23,10 +23,24 @@ class Clock(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """Everything one input changes; the caller commits it all or none of it."""
+    """Everything a batch of inputs changes; the store commits it all or none of it."""
 
-    def first_time(self, consumer: str, input_id: str) -> bool:
-        """Record ``input_id`` in ``consumer``'s inbox; False when it was already there."""
+    @property
+    def session(self) -> Any:
+        """The transaction a participant's handler writes its own rows in (a SQLAlchemy
+        ``Session`` in production; ``None`` in memory)."""
+        ...
+
+    def claim(self, consumer: str, input_ids: Sequence[str]) -> set[str]:
+        """Record ``input_ids`` in ``consumer``'s inbox; returns those not seen before.
+
+        The only way an input is marked handled (:mod:`saga.engine.processing` calls it):
+        if the unit of work rolls back, so does the claim.
+        """
+        ...
+
+    def prefetch(self, saga: str, instance_ids: Sequence[str]) -> None:
+        """Load these instances at once (a hint for stores with round trips)."""
         ...
 
     def load(self, saga: str, instance_id: str) -> Instance | None: ...
@@ -46,8 +60,17 @@ class UnitOfWork(Protocol):
 
     def cancel(self, deadline: Deadline) -> None: ...
 
-    def park_event(self, consumer: str, message: Message, reason: str) -> None:
-        """Keep an event no instance wanted, with the reason, for an operator to replay."""
+    def claim_due(self, now: datetime, limit: int) -> list[DeadlineFired]:
+        """Take up to ``limit`` deadlines due at ``now``, earliest first: they are gone once
+        the unit of work commits, and back for another taker if it rolls back."""
+        ...
+
+    def park_event(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
+        """Keep an event no instance wanted, with the reason, until its instance exists."""
+        ...
+
+    def take_parked(self, saga: str, instance_id: str) -> list[Message]:
+        """Remove and return the events parked for an instance, oldest first."""
         ...
 
 
@@ -58,12 +81,6 @@ class Store(Protocol):
         """A unit of work committed when the block ends normally, rolled back otherwise."""
         ...
 
-    def due_deadlines(self, now: datetime, limit: int) -> Sequence[Deadline]:
-        """Deadlines due at ``now``, earliest first."""
+    def next_due(self) -> datetime | None:
+        """When the earliest pending deadline is due (None: there is none)."""
         ...
-
-
-class Bus(Protocol):
-    """Where committed outbox messages go (Kafka via the relay; a list in memory)."""
-
-    def publish(self, messages: Sequence[Message]) -> None: ...

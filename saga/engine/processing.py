@@ -1,9 +1,12 @@
-"""Handling one input inside one unit of work: the path every runtime shares.
+"""Handling inputs inside one unit of work: the path every runtime shares.
 
-``inbox check → load → decide → save (optimistic version) → history → outbox → deadlines``
-for sagas, ``inbox check → handler → outbox`` for participants. The runtime opens the unit
-of work, calls one of these functions, and commits; an exception rolls everything back
-(including the inbox row), so the input is handled again on redelivery.
+``inbox claim → load → decide → save (optimistic version) → history → outbox → deadlines``
+for sagas, ``inbox claim → handler → outbox`` for participants. The runtime opens the unit
+of work, calls these functions for a batch of inputs, and commits; an exception rolls
+everything back (the inbox claims too), so the inputs are handled again on redelivery.
+
+This module is the only place that claims inputs in an inbox (:meth:`UnitOfWork.claim`):
+one call per consumer and batch.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from saga.definition._model import SagaDefinition
 from saga.definition._typing import as_events
 from saga.definition.participant import Context, Participant
 from saga.engine.decide import Decision, decide, instance_id_of
+from saga.engine.instance import Instance
 from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, derived_id
 from saga.engine.ports import UnitOfWork
 from saga.errors import DefinitionError, UnknownInstanceError
+
+Consumer = SagaDefinition | Participant
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,33 +36,100 @@ class Handled:
     duplicate: bool = False
     decision: Decision | None = None
     emitted: tuple[Message, ...] = ()
+    replayed: tuple[Message, ...] = ()
+    """Events parked before this input created their instance, applied after it."""
+
+
+def handle_inputs(
+    uow: UnitOfWork, consumer: Consumer, inputs: Sequence[Input], now: datetime
+) -> list[Handled]:
+    """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order.
+
+    An input seen before (or twice in ``inputs``) is a duplicate and changes nothing.
+    """
+    fresh = uow.claim(consumer.name, [inp.input_id for inp in inputs])
+    if isinstance(consumer, SagaDefinition):
+        uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
+    handled: list[Handled] = []
+    for inp in inputs:
+        if inp.input_id not in fresh:
+            handled.append(Handled(consumer.name, duplicate=True))
+            continue
+        fresh.discard(inp.input_id)
+        if isinstance(consumer, SagaDefinition):
+            handled.append(_saga_input(uow, consumer, inp, now))
+        else:
+            assert isinstance(inp, Message), "participants handle events only"
+            emitted = run_handler(consumer, inp, now, session=uow.session)
+            uow.append_outbox(emitted)
+            handled.append(Handled(consumer.name, emitted=tuple(emitted)))
+    return handled
 
 
 def handle_saga_input(
     uow: UnitOfWork, definition: SagaDefinition, inp: Input, now: datetime
 ) -> Handled:
     """Feed one event, fired deadline or signal to the instance it belongs to."""
-    instance_id = instance_id_of(definition, inp) if isinstance(inp, Message) else inp.instance_id
-    if not uow.first_time(definition.name, inp.input_id):
-        return Handled(definition.name, duplicate=True)
+    return handle_inputs(uow, definition, [inp], now)[0]
+
+
+def handle_participant_message(
+    uow: UnitOfWork, participant: Participant, message: Message, now: datetime
+) -> Handled:
+    """Run a participant's handler for ``message`` once, queueing what it emits."""
+    return handle_inputs(uow, participant, [message], now)[0]
+
+
+def _instance_id(definition: SagaDefinition, inp: Input) -> str:
+    return instance_id_of(definition, inp) if isinstance(inp, Message) else inp.instance_id
+
+
+def _saga_input(uow: UnitOfWork, definition: SagaDefinition, inp: Input, now: datetime) -> Handled:
+    instance_id = _instance_id(definition, inp)
     instance = uow.load(definition.name, instance_id)
     decision = decide(definition, instance, inp, now)
     if decision.outcome == "orphan":
-        _orphan(uow, definition, inp, instance_id)
-    elif decision.outcome == "applied":
-        assert decision.instance is not None
-        assert decision.history is not None
-        uow.save(decision.instance, expected_version=0 if instance is None else instance.version)
-        uow.append_history(definition.name, instance_id, decision.history)
-        uow.append_outbox(decision.emitted)
-        if decision.cancel is not None:
-            uow.cancel(decision.cancel)
-        if decision.schedule is not None:
-            uow.schedule(decision.schedule)
-    return Handled(definition.name, decision=decision, emitted=decision.emitted)
+        _orphan(uow, definition, decision, inp, instance_id)
+        return Handled(definition.name, decision=decision)
+    if decision.outcome != "applied":
+        return Handled(definition.name, decision=decision)
+    _apply(uow, definition, instance, decision)
+    emitted = list(decision.emitted)
+    replayed: list[Message] = []
+    if instance is None:
+        # Choreography gives no order across topics: events that came before the one that
+        # creates the instance were parked; they apply now, after it, in arrival order.
+        current = decision.instance
+        for parked in uow.take_parked(definition.name, instance_id):
+            later = decide(definition, current, parked, now)
+            if later.outcome != "applied":
+                continue
+            _apply(uow, definition, current, later)
+            current = later.instance
+            replayed.append(parked)
+            emitted.extend(later.emitted)
+    return Handled(
+        definition.name, decision=decision, emitted=tuple(emitted), replayed=tuple(replayed)
+    )
 
 
-def _orphan(uow: UnitOfWork, definition: SagaDefinition, inp: Input, instance_id: str) -> None:
+def _apply(
+    uow: UnitOfWork, definition: SagaDefinition, before: Instance | None, decision: Decision
+) -> None:
+    assert decision.instance is not None
+    assert decision.history is not None
+    uow.save(decision.instance, expected_version=0 if before is None else before.version)
+    uow.append_history(definition.name, decision.instance.instance_id, decision.history)
+    uow.append_outbox(decision.emitted)
+    if decision.cancel is not None:
+        uow.cancel(decision.cancel)
+    if decision.schedule is not None:
+        uow.schedule(decision.schedule)
+
+
+def _orphan(
+    uow: UnitOfWork, definition: SagaDefinition, decision: Decision, inp: Input, instance_id: str
+) -> None:
     if isinstance(inp, SignalReceived):
         raise UnknownInstanceError(
             f"saga {definition.name}: no instance {instance_id!r} to send signal "
@@ -68,26 +141,17 @@ def _orphan(uow: UnitOfWork, definition: SagaDefinition, inp: Input, instance_id
         f"saga {definition.name}: no instance {instance_id!r} for "
         f"{type(inp.event).__name__} (event id {inp.event_id})"
     )
-    if definition.orphans == "park":
-        uow.park_event(definition.name, inp, reason)
-    elif definition.orphans == "error":
+    if decision.orphan_policy == "park":
+        uow.park_event(definition.name, instance_id, inp, reason)
+    elif decision.orphan_policy == "error":
         raise UnknownInstanceError(
             f"{reason}; the saga declares orphans='error' (use 'park' or 'ignore' to accept it)"
         )
 
 
-def handle_participant_message(
-    uow: UnitOfWork, participant: Participant, message: Message, now: datetime
-) -> Handled:
-    """Run a participant's handler for ``message`` once, queueing what it emits."""
-    if not uow.first_time(participant.name, message.event_id):
-        return Handled(participant.name, duplicate=True)
-    emitted = run_handler(participant, message, now)
-    uow.append_outbox(emitted)
-    return Handled(participant.name, emitted=tuple(emitted))
-
-
-def run_handler(participant: Participant, message: Message, now: datetime) -> list[Message]:
+def run_handler(
+    participant: Participant, message: Message, now: datetime, *, session: object = None
+) -> list[Message]:
     """Run ``participant``'s handler for ``message`` and wrap what it emits.
 
     Emitted events carry the input's correlation id, the input's id as causation id and ids
@@ -98,7 +162,12 @@ def run_handler(participant: Participant, message: Message, now: datetime) -> li
     if handler is None:
         return []
     context = Context(
-        participant.name, message.event_id, message.correlation_id, message.causation_id, now
+        participant.name,
+        message.event_id,
+        message.correlation_id,
+        message.causation_id,
+        now,
+        session,
     )
     emitted: list[Message] = []
     for index, event in enumerate(as_events(handler(message.event, context))):

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from saga.engine.instance import Deadline, HistoryEntry, Instance
-from saga.engine.messages import Message
+from saga.engine.messages import DeadlineFired, Message
 from saga.errors import ConcurrencyError
 
 
@@ -25,6 +25,8 @@ class ParkedEvent:
     consumer: str
     message: Message
     reason: str
+    instance_id: str = ""
+    """The instance it names, which did not exist (yet) when it arrived."""
 
 
 @dataclass
@@ -44,15 +46,13 @@ class MemoryStore:
         yield uow
         uow.commit()
 
-    def due_deadlines(self, now: datetime, limit: int) -> Sequence[Deadline]:
-        due = sorted(
-            (d for d in self.deadlines.values() if d.due <= now),
-            key=lambda d: (d.due, d.deadline_id),
-        )
-        return due[:limit]
+    def next_due(self) -> datetime | None:
+        return min((d.due for d in self.deadlines.values()), default=None)
 
-    def next_deadline(self) -> Deadline | None:
-        return min(self.deadlines.values(), key=lambda d: (d.due, d.deadline_id), default=None)
+    def take_outbox(self) -> list[Message]:
+        """The messages committed since the last call: what a relay would publish now."""
+        taken, self.outbox = self.outbox, []
+        return taken
 
     def load(self, saga: str, instance_id: str) -> Instance | None:
         raw = self.instances.get((saga, instance_id))
@@ -62,6 +62,8 @@ class MemoryStore:
 class MemoryUnitOfWork:
     """Buffered writes against a :class:`MemoryStore`, applied by :meth:`commit`."""
 
+    session = None  # no database: participants' handlers get no session in memory
+
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._inbox: set[tuple[str, str]] = set()
@@ -70,14 +72,21 @@ class MemoryUnitOfWork:
         self._outbox: list[Message] = []
         self._schedule: list[Deadline] = []
         self._cancel: list[Deadline] = []
+        self._claimed: list[Deadline] = []
         self._parked: list[ParkedEvent] = []
+        self._unparked: list[ParkedEvent] = []
 
-    def first_time(self, consumer: str, input_id: str) -> bool:
-        key = (consumer, input_id)
-        if key in self._store.inbox or key in self._inbox:
-            return False
-        self._inbox.add(key)
-        return True
+    def claim(self, consumer: str, input_ids: Sequence[str]) -> set[str]:
+        fresh: set[str] = set()
+        for input_id in input_ids:
+            key = (consumer, input_id)
+            if key not in self._store.inbox and key not in self._inbox:
+                self._inbox.add(key)
+                fresh.add(input_id)
+        return fresh
+
+    def prefetch(self, saga: str, instance_ids: Sequence[str]) -> None:
+        """Nothing to fetch in memory."""
 
     def load(self, saga: str, instance_id: str) -> Instance | None:
         pending = self._saves.get((saga, instance_id))
@@ -85,14 +94,17 @@ class MemoryUnitOfWork:
 
     def save(self, instance: Instance, *, expected_version: int) -> None:
         key = (instance.saga, instance.instance_id)
+        pending = self._saves.get(key)
         stored = self._store.instances.get(key)
-        version = 0 if stored is None else stored["version"]
+        version = pending[0].version if pending else 0 if stored is None else stored["version"]
         if version != expected_version:
             raise ConcurrencyError(
                 f"saga {instance.saga}, instance {instance.instance_id}: stored version "
                 f"{version}, expected {expected_version}; reload it and handle the input again"
             )
-        self._saves[key] = (instance, expected_version)
+        # The version the store must still hold at commit is the one before this unit of work.
+        first = pending[1] if pending else expected_version
+        self._saves[key] = (instance, first)
 
     def append_history(self, saga: str, instance_id: str, entry: HistoryEntry) -> None:
         self._history.append(((saga, instance_id), entry))
@@ -106,8 +118,29 @@ class MemoryUnitOfWork:
     def cancel(self, deadline: Deadline) -> None:
         self._cancel.append(deadline)
 
-    def park_event(self, consumer: str, message: Message, reason: str) -> None:
-        self._parked.append(ParkedEvent(consumer, message, reason))
+    def claim_due(self, now: datetime, limit: int) -> list[DeadlineFired]:
+        taken = {d.deadline_id for d in self._claimed}
+        due = sorted(
+            (
+                d
+                for d in self._store.deadlines.values()
+                if d.due <= now and d.deadline_id not in taken
+            ),
+            key=lambda d: (d.due, d.deadline_id),
+        )[:limit]
+        self._claimed.extend(due)
+        return [DeadlineFired(d.saga, d.instance_id, d.deadline_id) for d in due]
+
+    def park_event(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
+        self._parked.append(ParkedEvent(consumer, message, reason, instance_id))
+
+    def take_parked(self, saga: str, instance_id: str) -> list[Message]:
+        def mine(parked: ParkedEvent) -> bool:
+            return parked.consumer == saga and parked.instance_id == instance_id
+
+        found = [p for p in (*self._store.parked, *self._parked) if mine(p)]
+        self._unparked.extend(found)
+        return [p.message for p in found]
 
     def commit(self) -> None:
         store = self._store
@@ -123,8 +156,9 @@ class MemoryUnitOfWork:
         for key, entry in self._history:
             store.history.setdefault(key, []).append(entry)
         store.outbox.extend(self._outbox)
-        for deadline in self._cancel:
+        for deadline in (*self._claimed, *self._cancel):
             store.deadlines.pop(deadline.deadline_id, None)
         for deadline in self._schedule:
             store.deadlines[deadline.deadline_id] = deadline
         store.parked.extend(self._parked)
+        store.parked = [p for p in store.parked if p not in self._unparked]

@@ -201,14 +201,24 @@ class Harness:
         target = self.clock.now() + delta
         if drain:
             self.drain()
-        while (deadline := self.store.next_deadline()) is not None and deadline.due <= target:
-            self.clock.set(max(deadline.due, self.clock.now()))
-            del self.store.deadlines[deadline.deadline_id]  # claimed: it fires once
-            fired = DeadlineFired(deadline.saga, deadline.instance_id, deadline.deadline_id)
-            self._handle(self.sagas[deadline.saga], fired)
+        while (due := self.store.next_due()) is not None and due <= target:
+            self.clock.set(max(due, self.clock.now()))
+            self._fire_one()
             if drain:
                 self.drain()
         self.clock.set(target)
+
+    def _fire_one(self) -> None:
+        """Claim the earliest due deadline and handle it in the same unit of work."""
+        now = self.clock.now()
+        fired: list[DeadlineFired] = []
+
+        def fire(uow: MemoryUnitOfWork) -> Handled:
+            fired.extend(uow.claim_due(now, 1))  # claimed: it fires once
+            return handle_saga_input(uow, self.sagas[fired[0].saga], fired[0], now)
+
+        handled = self._commit(fire)
+        self._record(self.sagas[fired[0].saga], fired[0], now, handled)
 
     def hold(self, *event_types: type[Event]) -> None:
         """Keep deliveries of these event types aside until :meth:`release` (a late answer)."""
@@ -295,6 +305,12 @@ class Harness:
     def _handle(self, definition: SagaDefinition, inp: Input) -> Handled:
         now = self.clock.now()
         handled = self._commit(lambda uow: handle_saga_input(uow, definition, inp, now))
+        self._record(definition, inp, now, handled)
+        return handled
+
+    def _record(
+        self, definition: SagaDefinition, inp: Input, now: datetime, handled: Handled
+    ) -> None:
         decision = handled.decision
         if decision is not None and decision.outcome != "orphan":
             instance_id = (
@@ -302,16 +318,14 @@ class Harness:
                 if decision.instance is not None
                 else getattr(inp, "instance_id", "")
             )
-            self._inputs.setdefault((definition.name, instance_id), []).append(
-                {"at": now.isoformat(), "input": inp.to_json()}
-            )
-        return handled
+            inputs = self._inputs.setdefault((definition.name, instance_id), [])
+            for handled_input in (inp, *handled.replayed):
+                inputs.append({"at": now.isoformat(), "input": handled_input.to_json()})
 
     def _commit(self, work: Callable[[MemoryUnitOfWork], Handled]) -> Handled:
         with self.store.unit_of_work() as uow:
             handled = work(uow)
-        relayed, self.store.outbox = self.store.outbox, []
-        for message in relayed:  # the relay: committed outbox rows reach the bus
+        for message in self.store.take_outbox():  # the relay: committed rows reach the bus
             self._put(message)
         return handled
 

@@ -95,3 +95,26 @@ def test_an_answer_for_no_instance_raises_under_the_error_policy(runtime: Runtim
     rt.publish(Ping(ping_id="nobody"))
     with pytest.raises(UnknownInstanceError, match="orphans='error'"):
         rt.drain()
+
+
+def test_events_that_arrive_before_their_start_apply_once_the_instance_exists(
+    runtime: RuntimeFactory,
+) -> None:
+    # Choreography gives no order across topics: the answers overtake the order itself.
+    rt = runtime([OrderSaga], [])
+    rt.publish(s.StockReserved(order_id="o-9", reservation_id="r"))
+    rt.publish(s.PaymentAuthorized(order_id="o-9", authorization_id="a"))
+    rt.drain()
+    assert len(rt.parked_events) == 2
+    with pytest.raises(UnknownInstanceError):
+        rt.instance(OrderSaga, "o-9")
+
+    rt.publish(placed("o-9"))
+    rt.drain()
+    assert rt.parked_events == []
+    instance = rt.instance(OrderSaga, "o-9")
+    assert instance.state == "shipping"
+    assert (instance.data["reservation_id"], instance.data["authorization_id"]) == ("r", "a")
+    triggers = [e.trigger for e in rt.history(OrderSaga, "o-9")]
+    assert triggers == [s.OrderPlaced.__event_name__, s.StockReserved.__event_name__,
+                        s.PaymentAuthorized.__event_name__]  # fmt: skip
