@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check saga tests services benchmarks migrations
 	$(BIN)/ruff format --check saga tests services benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 schemas: $(STAMP)
 	$(BIN)/saga schemas check

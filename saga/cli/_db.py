@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import alembic.util
 import psycopg
 import typer
 from rich.console import Console
@@ -44,6 +43,8 @@ def database_errors(url: str) -> Iterator[None]:
 @db_app.command()
 def upgrade(revision: str = typer.Argument("heads", help="Alembic revision to reach")) -> None:
     """Run the framework's migrations (outbox, inbox, relay tables) up to REVISION."""
+    import alembic.util  # half a second to import: only this command needs it
+
     url = resolve_endpoints(Settings()).database_url
     with database_errors(url):
         try:

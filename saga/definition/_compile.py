@@ -1,4 +1,4 @@
-"""Turning a saga class into a checked :class:`~saga.definition._model.SagaDefinition`.
+"""Turning a saga class into a checked :class:`~saga.definition.model.SagaDefinition`.
 
 Every problem found is collected and raised as one :class:`DefinitionError` whose lines
 each name the saga, the state and the event at fault, and how to fix it. Structural
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from saga.contracts.events import Event, contract_of, event_name
 from saga.definition._graph_checks import can_compensate, check_graph, with_implicit_finals
-from saga.definition._model import (
+from saga.definition.model import (
     COMPENSATE_TARGET,
     COMPENSATING,
     Builder,
@@ -31,7 +31,7 @@ from saga.definition._model import (
     signal_key,
 )
 from saga.definition._problems import Problems
-from saga.definition._typing import event_types_in
+from saga.definition.signatures import event_types_in
 from saga.definition.declarations import Compensate, Signal, Start, State, Step, Transition
 
 _OUTCOMES = ("completed", "compensated", "failed")

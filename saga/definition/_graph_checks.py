@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from saga.definition._model import (
+from saga.definition.model import (
     COMPENSATE_TARGET,
     COMPENSATING,
     SagaDefinition,

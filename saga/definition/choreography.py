@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from saga.contracts.events import Event, event_name
-from saga.definition._model import SagaDefinition
+from saga.definition.model import SagaDefinition
 from saga.definition.participant import Participant
 from saga.definition.saga import Saga, definition_of
 

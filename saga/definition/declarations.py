@@ -42,7 +42,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from saga.contracts.events import Event
-from saga.definition._model import Outcome, StepKind
+from saga.definition.model import Outcome, StepKind
 
 
 class Compensate:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from saga.definition._model import (
+from saga.definition.model import (
     COMPENSATE_TARGET,
     COMPENSATING,
     SagaDefinition,

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from saga.contracts.events import Event, contract_of, event_name
-from saga.definition._typing import event_types_in, positional_params
+from saga.definition.signatures import event_types_in, positional_params
 from saga.errors import DefinitionError
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from saga.contracts.events import Event
 from saga.definition._compile import compile_saga
-from saga.definition._model import OrphanPolicy, SagaDefinition
+from saga.definition.model import OrphanPolicy, SagaDefinition
 
 D = TypeVar("D", bound=BaseModel)
 

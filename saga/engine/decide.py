@@ -31,14 +31,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from saga.contracts.events import Event
-from saga.definition._model import (
+from saga.definition.model import (
     COMPENSATE_TARGET,
     OrphanPolicy,
     SagaDefinition,
     TransitionDef,
     signal_key,
 )
-from saga.definition._typing import as_events
+from saga.definition.signatures import as_events
 from saga.engine.instance import COMPENSATING, Deadline, HistoryEntry, Instance, Status, StepRun
 from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, derived_id
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from saga.definition._model import COMPENSATING
+from saga.definition.model import COMPENSATING
 
 StepStatus = Literal["requested", "succeeded", "failed", "compensated"]
 Status = Literal["running", "compensating", "completed", "compensated", "failed"]

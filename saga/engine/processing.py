@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from saga.contracts.events import Event, event_name
-from saga.definition._model import SagaDefinition
-from saga.definition._typing import as_events
+from saga.definition.model import SagaDefinition
+from saga.definition.signatures import as_events
 from saga.definition.participant import Context, Participant
 from saga.engine.decide import Decision, decide, instance_id_of
 from saga.engine.instance import Instance

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from saga.definition._model import SagaDefinition
+from saga.definition.model import SagaDefinition
 from saga.definition.saga import Saga, definition_of
 from saga.engine.decide import decide
 from saga.engine.instance import HistoryEntry, Instance
