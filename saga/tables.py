@@ -7,6 +7,12 @@ table                  holds
 ``saga_relay_lane``    one row per lane: which relay holds it, until when
 ``saga_relay_member``  relays alive (heartbeats), to share the lanes fairly
 ``saga_inbox``         (consumer group, event id) of every event a consumer applied
+``saga_instance``      one row per saga instance: its snapshot with an optimistic version
+``saga_history``       one row per input an instance handled: trigger, states, what it emitted
+``saga_deadline``      pending deadlines of instances, due by the database clock
+``saga_signal``        signals sent from outside, waiting for a worker to apply them
+``saga_parked_event``  events no instance took yet (out of order, or for no instance at all)
+``saga_definition``    the sagas workers host: versions, signals, states (for the CLI)
 =====================  ===================================================================
 
 Production databases get these tables from the Alembic history in ``migrations/``
@@ -31,6 +37,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -42,7 +49,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -52,13 +59,19 @@ __all__ = [
     "OUTBOX_LANES",
     "alembic_config",
     "create_tables",
+    "deadline_table",
+    "definition_table",
+    "history_table",
     "inbox_table",
+    "instance_table",
     "lane_of",
     "metadata",
     "migrations_dir",
     "outbox_table",
+    "parked_event_table",
     "relay_lane_table",
     "relay_member_table",
+    "signal_table",
     "upgrade_database",
 ]
 
@@ -125,6 +138,92 @@ inbox_table = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("consumer_group", "event_id", name="saga_inbox_pkey"),
     Index("saga_inbox_processed_at", "processed_at"),
+)
+
+instance_table = Table(
+    "saga_instance",
+    metadata,
+    Column("saga", Text, nullable=False),
+    Column("instance_id", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("definition_version", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("snapshot", JSONB, nullable=False),  # Instance.to_json(): what the engine reads
+    Column("parked_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("saga", "instance_id", name="saga_instance_pkey"),
+    # Operators list by status and state (issue "find stuck sagas"); running ones are few.
+    Index("saga_instance_status", "saga", "status", "updated_at"),
+)
+
+history_table = Table(
+    "saga_history",
+    metadata,
+    Column("saga", Text, nullable=False),
+    Column("instance_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("trigger", Text, nullable=False),
+    Column("input_id", Text, nullable=False),
+    Column("from_state", Text),
+    Column("to_state", Text, nullable=False),
+    Column("entry", JSONB, nullable=False),  # HistoryEntry.to_json()
+    Column("trace_id", Text),
+    PrimaryKeyConstraint("saga", "instance_id", "seq", name="saga_history_pkey"),
+)
+
+deadline_table = Table(
+    "saga_deadline",
+    metadata,
+    Column("deadline_id", Text, primary_key=True),
+    Column("saga", Text, nullable=False),
+    Column("instance_id", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Index("saga_deadline_due", "due_at"),
+)
+
+signal_table = Table(
+    "saga_signal",
+    metadata,
+    Column("signal_id", Text, primary_key=True),
+    Column("saga", Text, nullable=False),
+    Column("instance_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("saga_signal_sent", "sent_at"),
+)
+
+parked_event_table = Table(
+    "saga_parked_event",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("consumer", Text, nullable=False),
+    Column("instance_id", Text, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    # The record as it came, so that it can be applied later or sent back to its topic.
+    Column("key", LargeBinary, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("header_names", ARRAY(Text), nullable=False),
+    Column("header_values", ARRAY(LargeBinary), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("saga_parked_event_instance", "consumer", "instance_id", "id"),
+)
+
+definition_table = Table(
+    "saga_definition",
+    metadata,
+    Column("saga", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("description", JSONB, nullable=False),  # states, signals and where they apply
+    Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("saga", "version", name="saga_definition_pkey"),
 )
 
 # Wakes relays when outbox rows commit (notifications are delivered at commit, once per

@@ -18,6 +18,8 @@ from pydantic import BaseModel
 
 from saga.contracts.events import Event, contract_of, event_name
 from saga.definition._graph_checks import can_compensate, check_graph, with_implicit_finals
+from saga.definition._problems import Problems
+from saga.definition.declarations import Compensate, Signal, Start, State, Step, Transition
 from saga.definition.model import (
     COMPENSATE_TARGET,
     COMPENSATING,
@@ -30,9 +32,7 @@ from saga.definition.model import (
     TransitionDef,
     signal_key,
 )
-from saga.definition._problems import Problems
 from saga.definition.signatures import event_types_in
-from saga.definition.declarations import Compensate, Signal, Start, State, Step, Transition
 
 _OUTCOMES = ("completed", "compensated", "failed")
 _KINDS = ("compensatable", "pivot", "retriable")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from saga.definition._problems import Problems
 from saga.definition.model import (
     COMPENSATE_TARGET,
     COMPENSATING,
@@ -13,7 +14,6 @@ from saga.definition.model import (
     StepDef,
     TransitionDef,
 )
-from saga.definition._problems import Problems
 
 
 def can_compensate(

@@ -141,6 +141,14 @@ def _start(definition: SagaDefinition, message: Message, now: datetime) -> Decis
         return _parked(definition, blank, message, now, park.reason, from_state=None)
 
 
+def park(
+    definition: SagaDefinition, instance: Instance, inp: Input, now: datetime, reason: str
+) -> Decision:
+    """The decision that parks ``instance`` with ``reason`` (e.g. its version is not hosted):
+    it moves to the failed state, keeps its data and emits nothing."""
+    return _parked(definition, instance, inp, now, reason)
+
+
 def _parked(
     definition: SagaDefinition,
     instance: Instance,

@@ -11,21 +11,20 @@ one call per consumer and batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from saga.contracts.events import Event, event_name
+from saga.contracts.events import Event
 from saga.definition.model import SagaDefinition
-from saga.definition.signatures import as_events
 from saga.definition.participant import Context, Participant
-from saga.engine.decide import Decision, decide, instance_id_of
+from saga.definition.signatures import as_events
+from saga.engine.decide import Decision, decide, instance_id_of, park
+from saga.engine.hosting import SagaVersions
 from saga.engine.instance import Instance
 from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, derived_id
 from saga.engine.ports import UnitOfWork
 from saga.errors import DefinitionError, UnknownInstanceError
-
-Consumer = SagaDefinition | Participant
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +40,19 @@ class Handled:
 
 
 def handle_inputs(
-    uow: UnitOfWork, consumer: Consumer, inputs: Sequence[Input], now: datetime
+    uow: UnitOfWork,
+    consumer: SagaVersions | SagaDefinition | Participant,
+    inputs: Sequence[Input],
+    now: datetime,
 ) -> list[Handled]:
     """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order.
 
     An input seen before (or twice in ``inputs``) is a duplicate and changes nothing.
     """
-    fresh = uow.claim(consumer.name, [inp.input_id for inp in inputs])
     if isinstance(consumer, SagaDefinition):
+        consumer = SagaVersions(consumer.name, {consumer.version: consumer})
+    fresh = uow.claim(consumer.name, [inp.input_id for inp in inputs])
+    if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
     handled: list[Handled] = []
     for inp in inputs:
@@ -56,7 +60,7 @@ def handle_inputs(
             handled.append(Handled(consumer.name, duplicate=True))
             continue
         fresh.discard(inp.input_id)
-        if isinstance(consumer, SagaDefinition):
+        if isinstance(consumer, SagaVersions):
             handled.append(_saga_input(uow, consumer, inp, now))
         else:
             assert isinstance(inp, Message), "participants handle events only"
@@ -67,7 +71,7 @@ def handle_inputs(
 
 
 def handle_saga_input(
-    uow: UnitOfWork, definition: SagaDefinition, inp: Input, now: datetime
+    uow: UnitOfWork, definition: SagaVersions | SagaDefinition, inp: Input, now: datetime
 ) -> Handled:
     """Feed one event, fired deadline or signal to the instance it belongs to."""
     return handle_inputs(uow, definition, [inp], now)[0]
@@ -80,13 +84,26 @@ def handle_participant_message(
     return handle_inputs(uow, participant, [message], now)[0]
 
 
-def _instance_id(definition: SagaDefinition, inp: Input) -> str:
-    return instance_id_of(definition, inp) if isinstance(inp, Message) else inp.instance_id
+def _instance_id(hosted: SagaVersions, inp: Input) -> str:
+    if isinstance(inp, Message):
+        return instance_id_of(hosted.correlation_definition(inp.event_type), inp)
+    return inp.instance_id
 
 
-def _saga_input(uow: UnitOfWork, definition: SagaDefinition, inp: Input, now: datetime) -> Handled:
-    instance_id = _instance_id(definition, inp)
-    instance = uow.load(definition.name, instance_id)
+def _saga_input(uow: UnitOfWork, hosted: SagaVersions, inp: Input, now: datetime) -> Handled:
+    instance_id = _instance_id(hosted, inp)
+    instance = uow.load(hosted.name, instance_id)
+    definition = hosted.for_instance(instance)
+    if definition is None:
+        assert instance is not None
+        hosts = ", ".join(map(str, hosted.versions))
+        reason = (
+            f"version {instance.definition_version} of saga {hosted.name} is not hosted here "
+            f"(hosted: {hosts}): run a worker that hosts it, then resume the instance"
+        )
+        parking = park(hosted.newest, instance, inp, now, reason)
+        _apply(uow, hosted.newest, instance, parking)
+        return Handled(hosted.name, decision=parking)
     decision = decide(definition, instance, inp, now)
     if decision.outcome == "orphan":
         _orphan(uow, definition, decision, inp, instance_id)
@@ -188,32 +205,3 @@ def run_handler(
             )
         )
     return emitted
-
-
-@dataclass(frozen=True)
-class Subscriptions:
-    """Which sagas and participants consume which event types."""
-
-    sagas: dict[str, tuple[SagaDefinition, ...]]
-    participants: dict[str, tuple[Participant, ...]]
-
-    @classmethod
-    def of(
-        cls, sagas: Iterable[SagaDefinition], participants: Iterable[Participant]
-    ) -> Subscriptions:
-        by_saga: dict[str, list[SagaDefinition]] = {}
-        by_participant: dict[str, list[Participant]] = {}
-        for definition in sagas:
-            for key in definition.consumes():
-                by_saga.setdefault(key, []).append(definition)
-        for participant in participants:
-            for key in participant.consumes():
-                by_participant.setdefault(key, []).append(participant)
-        return cls(
-            {k: tuple(v) for k, v in by_saga.items()},
-            {k: tuple(v) for k, v in by_participant.items()},
-        )
-
-    def consumers(self, message: Message) -> Sequence[SagaDefinition | Participant]:
-        key = event_name(message.event)
-        return (*self.sagas.get(key, ()), *self.participants.get(key, ()))

@@ -26,19 +26,18 @@ from typing import Any
 from saga.contracts.events import Event, event_name
 from saga.definition.model import SagaDefinition
 from saga.definition.participant import Participant
-from saga.definition.saga import Saga, definition_of
+from saga.definition.saga import definition_of
+from saga.engine.hosting import SagaRef, SagaVersions, Subscriptions
 from saga.engine.instance import HistoryEntry, Instance
 from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, new_id
 from saga.engine.processing import (
     Handled,
-    Subscriptions,
     handle_participant_message,
     handle_saga_input,
 )
 from saga.errors import ConfigError, DefinitionError, SagaError, UnknownInstanceError
 from saga.testing._memory import MemoryStore, MemoryUnitOfWork, ParkedEvent
 
-SagaRef = type[Saga[Any]] | SagaDefinition
 #: Where virtual time starts unless told otherwise.
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -77,7 +76,7 @@ class Faults:
 class Delivery:
     """One message on its way to one consumer (a saga or a participant)."""
 
-    consumer: SagaDefinition | Participant
+    consumer: SagaVersions | Participant
     message: Message
 
     @property
@@ -96,9 +95,9 @@ class Harness:
         start: datetime = EPOCH,
         faults: Faults | None = None,
     ) -> None:
-        self.sagas = {d.name: d for d in (definition_of(s) for s in sagas)}
+        self.subscriptions = Subscriptions.of(sagas, participants)
+        self.sagas = dict(self.subscriptions.sagas)
         self.participants = list(participants)
-        self.subscriptions = Subscriptions.of(self.sagas.values(), self.participants)
         self.clock = VirtualClock(start)
         self.store = MemoryStore()
         self.faults = faults or Faults()
@@ -149,7 +148,8 @@ class Harness:
                 f"declare it on the saga, {name} = Signal()"
             )
         handled = self._handle(
-            definition, SignalReceived(definition.name, instance_id, name, signal_id or new_id())
+            self.sagas[definition.name],
+            SignalReceived(definition.name, instance_id, name, signal_id or new_id()),
         )
         return handled.decision is not None and not handled.decision.ignored
 
@@ -296,20 +296,21 @@ class Harness:
 
     def _default_correlation(self, event: Event) -> str:
         key = event_name(event)
-        for definition in self.subscriptions.sagas.get(key, ()):
-            field = definition.correlation.get(key)
-            if field is not None:
-                return str(getattr(event, field))
+        for consumer in self.subscriptions.consumers(key):
+            if isinstance(consumer, SagaVersions):
+                field = consumer.correlation_definition(key).correlation.get(key)
+                if field is not None:
+                    return str(getattr(event, field))
         return new_id()
 
-    def _handle(self, definition: SagaDefinition, inp: Input) -> Handled:
+    def _handle(self, definition: SagaVersions, inp: Input) -> Handled:
         now = self.clock.now()
         handled = self._commit(lambda uow: handle_saga_input(uow, definition, inp, now))
         self._record(definition, inp, now, handled)
         return handled
 
     def _record(
-        self, definition: SagaDefinition, inp: Input, now: datetime, handled: Handled
+        self, definition: SagaVersions, inp: Input, now: datetime, handled: Handled
     ) -> None:
         decision = handled.decision
         if decision is not None and decision.outcome != "orphan":
@@ -331,7 +332,7 @@ class Harness:
 
     def _put(self, message: Message) -> None:
         self._published.append(message)
-        for consumer in self.subscriptions.consumers(message):
+        for consumer in self.subscriptions.consumers(message.event_type):
             delivery = Delivery(consumer, message)
             if message.event_type in self._hold_types:
                 self._held.append(delivery)
