@@ -81,6 +81,13 @@ def trigger_of(inp: Input, instance: Instance | None = None) -> str:
     return f"deadline:{state}"
 
 
+def trace_id_of(inp: Input) -> str | None:
+    """The W3C trace id an event carries (None for deadlines, signals, untraced events)."""
+    if isinstance(inp, Message) and inp.envelope.traceparent:
+        return inp.envelope.traceparent.split("-")[1]
+    return None
+
+
 def decide(
     definition: SagaDefinition, instance: Instance | None, inp: Input, now: datetime
 ) -> Decision:
@@ -181,6 +188,7 @@ def _parked(
         from_state=None if start else instance.state,
         to_state=parked.state,
         note=f"parked: {reason}",
+        trace_id=trace_id_of(inp),
     )
     return Decision("applied", instance=parked, history=entry, cancel=instance.deadline)
 
@@ -508,6 +516,7 @@ class _Run:
             emitted=tuple((m.event_type, m.event_id) for m in self.emitted),
             compensated=tuple(self.compensated),
             note="; ".join(self.notes),
+            trace_id=trace_id_of(self.inp),
         )
         return Decision(
             "applied",

@@ -142,6 +142,7 @@ class HistoryEntry:
     emitted: tuple[tuple[str, str], ...] = ()  # (event type, event id)
     compensated: tuple[str, ...] = ()  # steps whose compensation was emitted
     note: str = ""
+    trace_id: str | None = None  # of the input's trace, when it carried one
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +155,7 @@ class HistoryEntry:
             "emitted": [list(e) for e in self.emitted],
             "compensated": list(self.compensated),
             "note": self.note,
+            **({"trace_id": self.trace_id} if self.trace_id else {}),
         }
 
     @classmethod
@@ -168,4 +170,5 @@ class HistoryEntry:
             emitted=tuple((e[0], e[1]) for e in raw["emitted"]),
             compensated=tuple(raw["compensated"]),
             note=raw["note"],
+            trace_id=raw.get("trace_id"),
         )

@@ -9,7 +9,8 @@ before the inbox sees it, and a replayed history reproduces the same ids.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -132,6 +133,8 @@ class SignalReceived:
     instance_id: str
     name: str
     signal_id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """What the sender attached (JSON); guards and actions of the transition read it."""
 
     @property
     def input_id(self) -> str:
@@ -144,6 +147,7 @@ class SignalReceived:
             "instance_id": self.instance_id,
             "name": self.name,
             "signal_id": self.signal_id,
+            **({"data": dict(self.data)} if self.data else {}),
         }
 
 
@@ -164,4 +168,6 @@ def input_from_json(raw: dict[str, Any]) -> Input:
         )
     if kind == "deadline":
         return DeadlineFired(raw["saga"], raw["instance_id"], raw["deadline_id"])
-    return SignalReceived(raw["saga"], raw["instance_id"], raw["name"], raw["signal_id"])
+    return SignalReceived(
+        raw["saga"], raw["instance_id"], raw["name"], raw["signal_id"], raw.get("data", {})
+    )

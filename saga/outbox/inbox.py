@@ -41,10 +41,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -52,26 +52,35 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
-from saga.contracts.envelope import Envelope, Headers
+from saga.contracts.envelope import Headers
 from saga.contracts.serde import Decoded
 from saga.errors import (
     ConfigError,
     ContractError,
     DecodeError,
     RegistryUnavailable,
-    SagaError,
     TransportError,
 )
-from saga.outbox._dead_letter import (
+from saga.outbox.admin import cleanup_inbox
+from saga.outbox.consuming import (
     DEAD_LETTER_ERROR,
     DEAD_LETTER_GROUP,
     DEAD_LETTER_SOURCE,
+    Where,
+    commit_offsets,
+    consumer_config,
     dead_letter_headers,
     dead_letter_id,
+    dead_letter_row,
     error_text,
+    event_id_of,
+    headers_of,
+    is_outage,
+    rewind,
+    source,
+    where,
 )
-from saga.outbox.admin import cleanup_inbox
-from saga.outbox.writer import insert_rows, outbox_row
+from saga.outbox.writer import insert_rows
 from saga.settings import redact_error
 from saga.tables import inbox_table
 
@@ -94,8 +103,6 @@ _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 # Retention deletes at most _CLEANUP_ROUNDS chunks between two batches.
 _CLEANUP_CHUNK = 5_000
 _CLEANUP_ROUNDS = 4
-
-_Where = tuple[str, int, int]  # topic, partition, offset
 
 
 class EventDecoder(Protocol):
@@ -143,36 +150,6 @@ class Inbox:
         return bool(found)
 
 
-def consumer_config(base: dict[str, Any], group: str) -> dict[str, Any]:
-    """A librdkafka consumer config for the inbox loop: manual commits, committed reads."""
-    return {
-        **base,
-        "group.id": group,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "isolation.level": "read_committed",
-        "auto.offset.reset": "earliest",
-    }
-
-
-def _where(message: Message) -> _Where:
-    return str(message.topic()), message.partition() or 0, message.offset() or 0
-
-
-def _source(message: Message) -> str:
-    topic, partition, offset = _where(message)
-    return f"{topic}[{partition}]@{offset}"
-
-
-def _headers_of(message: Message) -> list[tuple[str, bytes | str | None]]:
-    headers = message.headers()
-    if headers is None:
-        return []
-    if isinstance(headers, dict):
-        return list(headers.items())
-    return list(headers)
-
-
 def _database_url(sessions: sessionmaker[Session]) -> str | None:
     url = getattr(sessions.kw.get("bind"), "url", None)
     return url.render_as_string(hide_password=False) if url is not None else None
@@ -182,20 +159,13 @@ def _away(error: Exception) -> str:
     return "schema registry" if isinstance(error, RegistryUnavailable) else "database"
 
 
-def _outage(error: Exception) -> bool:
-    """Never dead-lettered: waiting for the database or a retriable dependency helps."""
-    return isinstance(error, OperationalError | InterfaceError) or (
-        isinstance(error, SagaError) and error.retriable
-    )
-
-
 class _Failure(NamedTuple):
     error: Exception
     tries: int
     undecodable: bool = False
 
 
-_NO_FAILURES: Mapping[_Where, _Failure] = MappingProxyType({})
+_NO_FAILURES: Mapping[Where, _Failure] = MappingProxyType({})
 
 
 class _Item(NamedTuple):
@@ -236,6 +206,7 @@ class InboxConsumer:
     ) -> None:
         _check_options(dead_letter_topic, attempts, retention, cleanup_interval)
         self._consumer = consumer
+        self._who = f"inbox {group}"  # how log lines name this consumer
         self._sessions = sessions
         self._decoder = decoder
         self.inbox = Inbox(group)
@@ -314,7 +285,7 @@ class InboxConsumer:
         except Exception as exc:
             _log.exception("inbox %s: batch failed; replaying it event by event", self.inbox.group)
             applied = self._replay(batch, exc)
-        self._commit_offsets(batch)
+        commit_offsets(self._consumer, batch, _log, self._who)
         return applied
 
     def _cleanup_when_due(self) -> None:
@@ -330,33 +301,33 @@ class InboxConsumer:
 
     def _replay(self, batch: list[Message], error: Exception) -> int:
         """One event per transaction; a failing one is retried, then dead-lettered or raised."""
-        failures: dict[_Where, _Failure] = {}
+        failures: dict[Where, _Failure] = {}
         if self._blamed is not None:  # its handler raised in the batch: that was a try
-            failures[_where(self._blamed)] = _Failure(error, 1)
+            failures[where(self._blamed)] = _Failure(error, 1)
         applied = 0
         for index, message in enumerate(batch):
-            where = _where(message)
+            at = where(message)
             for _ in range(self._attempts + 1):  # the last round writes the dead letter
                 try:
                     applied += self._apply([message], failures)
                     break
                 except Exception as exc:
-                    failed = failures.get(where)
+                    failed = failures.get(at)
                     if (
                         self._dead_letter_topic is None
-                        or _outage(exc)
+                        or is_outage(exc)
                         or (failed is not None and failed.tries >= self._attempts)
                     ):
-                        self._commit_offsets(batch[:index])
-                        self._rewind(batch[index:])
+                        commit_offsets(self._consumer, batch[:index], _log, self._who)
+                        rewind(self._consumer, batch[index:], _log, self._who)
                         raise
                     tries = 1 if failed is None else failed.tries + 1
-                    failures[where] = _Failure(exc, tries)
+                    failures[at] = _Failure(exc, tries)
                     if tries < self._attempts:
                         _log.warning(
                             "inbox %s: %s failed (try %d of %d): %s",
                             self.inbox.group,
-                            _source(message),
+                            source(message),
                             tries,
                             self._attempts,
                             error_text(exc).decode(),
@@ -364,7 +335,7 @@ class InboxConsumer:
         return applied
 
     def _apply(
-        self, batch: list[Message], failures: Mapping[_Where, _Failure] = _NO_FAILURES
+        self, batch: list[Message], failures: Mapping[Where, _Failure] = _NO_FAILURES
     ) -> int:
         self._blamed = None
         items = [self._prepare(message, failures) for message in batch]
@@ -377,7 +348,16 @@ class InboxConsumer:
                     continue  # seen before, or twice in this batch
                 fresh.discard(item.event_id)
                 if item.decoded is None:
-                    insert_rows(session, [self._dead_letter_row(item)])
+                    assert self._dead_letter_topic is not None
+                    assert item.failure is not None
+                    row = dead_letter_row(
+                        item.message,
+                        topic=self._dead_letter_topic,
+                        error=item.failure.error,
+                        group=self.inbox.group,
+                        event_id=item.event_id,
+                    )
+                    insert_rows(session, [row])
                     dead.append(item)
                     continue
                 crash_point("inbox.in_handler")
@@ -392,53 +372,25 @@ class InboxConsumer:
         crash_point("inbox.after_db_commit")
         return applied
 
-    def _prepare(self, message: Message, failures: Mapping[_Where, _Failure]) -> _Item:
-        failed = failures.get(_where(message))
+    def _prepare(self, message: Message, failures: Mapping[Where, _Failure]) -> _Item:
+        failed = failures.get(where(message))
         if failed is not None and failed.tries >= self._attempts:
-            return _Item(message, self._event_id_of(message), None, failed)
+            return _Item(message, event_id_of(message), None, failed)
         try:
             decoded = self._decode(message)
         except ContractError as exc:
             if self._dead_letter_topic is None or exc.retriable:
                 raise
-            return _Item(message, self._event_id_of(message), None, _Failure(exc, 1, True))
+            return _Item(message, event_id_of(message), None, _Failure(exc, 1, True))
         return _Item(message, decoded.envelope.event_id, decoded, None)
 
     def _decode(self, message: Message) -> Decoded:
         value = message.value()
         if value is None:
             raise DecodeError(
-                f"{_source(message)} has no value: saga topics carry encoded events only"
+                f"{source(message)} has no value: saga topics carry encoded events only"
             )
-        return self._decoder.decode(value, _headers_of(message))
-
-    def _event_id_of(self, message: Message) -> UUID:
-        try:
-            return Envelope.from_headers(_headers_of(message)).event_id
-        except DecodeError:
-            return dead_letter_id(*_where(message))
-
-    def _dead_letter_row(self, item: _Item) -> dict[str, Any]:
-        assert self._dead_letter_topic is not None
-        assert item.failure is not None
-        message = item.message
-        headers = _headers_of(message)
-        event_type = next((v for n, v in headers if n == "event-type"), None)
-        if isinstance(event_type, bytes):
-            event_type = event_type.decode(errors="replace")
-        return outbox_row(
-            topic=self._dead_letter_topic,
-            key=message.key() or b"",
-            value=message.value() or b"",
-            headers=dead_letter_headers(
-                headers,
-                error=item.failure.error,
-                source=_source(message),
-                group=self.inbox.group,
-            ),
-            event_id=item.event_id,
-            event_type=(event_type or "")[:255],
-        )
+        return self._decoder.decode(value, headers_of(message))
 
     def _log_dead_letter(self, item: _Item) -> None:
         assert item.failure is not None
@@ -447,41 +399,12 @@ class InboxConsumer:
         _log.error(
             "inbox %s: dead-lettered %s (event %s) to %s: it %s: %s",
             self.inbox.group,
-            _source(item.message),
+            source(item.message),
             item.event_id,
             self._dead_letter_topic,
             why,
             error_text(error).decode(),
         )
-
-    def _rewind(self, unapplied: list[Message]) -> None:
-        """Fetch ``unapplied`` again on the next poll: the consumer has moved past them."""
-        first: dict[tuple[str, int], int] = {}
-        for message in unapplied:
-            where = (str(message.topic()), message.partition() or 0)
-            first[where] = min(first.get(where, message.offset() or 0), message.offset() or 0)
-        for (topic, partition), offset in first.items():
-            try:
-                self._consumer.seek(TopicPartition(topic, partition, offset))
-            except KafkaException as exc:
-                # Not ours any more: the next owner starts from the committed offset.
-                _log.warning(
-                    "inbox %s: cannot rewind %s[%d]: %s", self.inbox.group, topic, partition, exc
-                )
-
-    def _commit_offsets(self, batch: list[Message]) -> None:
-        if not batch:
-            return
-        nxt: dict[tuple[str, int], int] = {}
-        for message in batch:
-            where = (str(message.topic()), message.partition() or 0)
-            nxt[where] = max(nxt.get(where, 0), (message.offset() or 0) + 1)
-        offsets = [TopicPartition(t, p, o) for (t, p), o in nxt.items()]
-        try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            # Lost the partitions in a rebalance: the next owner redelivers, the inbox skips.
-            _log.warning("inbox %s: offsets not committed: %s", self.inbox.group, exc)
 
 
 def _check_options(

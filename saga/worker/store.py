@@ -1,0 +1,410 @@
+"""The PostgreSQL store behind the engine's ports: one unit of work per batch of inputs.
+
+A unit of work is one database transaction on a SQLAlchemy ``Session`` (the same one a
+participant's handler writes its own rows in). Reads happen as they are asked for, batched
+where the engine says what it will need (:meth:`PgUnitOfWork.prefetch`, one query for a
+batch's instances); writes are buffered and flushed together just before the commit, one
+statement per table: the instances with their optimistic versions, history, outbox,
+deadlines, parked events. Nothing is written per input on the way.
+
+Inbox claims (``INSERT ... ON CONFLICT DO NOTHING RETURNING``) and due deadlines
+(``FOR UPDATE SKIP LOCKED``) take row locks that a concurrent worker waits on or skips, so two
+workers never apply the same input or fire the same deadline; a version that moved
+underneath raises :class:`~saga.errors.ConcurrencyError` at the flush and the whole unit of
+work rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from saga.contracts.serde import Serializer
+from saga.engine.instance import Deadline, HistoryEntry, Instance
+from saga.engine.messages import DeadlineFired, Message, SignalReceived
+from saga.errors import ConcurrencyError
+from saga.outbox.writer import Outbox, OutboxEntry, outbox_row
+from saga.tables import (
+    deadline_table,
+    history_table,
+    inbox_table,
+    instance_table,
+    parked_event_table,
+    signal_table,
+)
+from saga.worker.topics import TopicMap
+
+__all__ = ["DatabaseClock", "PgStore", "PgUnitOfWork"]
+
+_INSTANCE = instance_table.name
+_HISTORY = history_table.name
+_INBOX = inbox_table.name
+_DEADLINE = deadline_table.name
+_SIGNAL = signal_table.name
+_PARKED = parked_event_table.name
+
+
+@dataclass
+class DatabaseClock:
+    """Time comes from the database (every worker agrees on it), shifted by ``offset``.
+
+    Tests move ``offset`` forward to let time pass: deadlines fire as if it had.
+    """
+
+    offset: timedelta = timedelta(0)
+
+
+class PgStore:
+    """Instances, history, inbox, outbox, deadlines and signals in one PostgreSQL database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        serializer: Serializer,
+        topics: TopicMap,
+        sagas: Collection[str],
+        clock: DatabaseClock | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.serializer = serializer
+        self.topics = topics
+        self.sagas = sorted(sagas)  # deadlines and signals of these sagas are ours to fire
+        self.clock = clock or DatabaseClock()
+        self.outbox = Outbox(serializer, producer="saga-worker", topic=topics.topic_for)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[PgUnitOfWork]:
+        """One transaction: flushed and committed when the block ends, rolled back if it raises."""
+        with self.sessions() as session, session.begin():
+            uow = PgUnitOfWork(session, self)
+            yield uow
+            uow.flush()
+
+    def next_due(self) -> datetime | None:
+        with self.sessions() as session:
+            raw = _driver(session)
+            row = raw.execute(
+                f"SELECT min(due_at) FROM {_DEADLINE} WHERE saga = ANY(%s)",  # noqa: S608
+                (self.sagas,),
+            ).fetchone()
+        return None if row is None else row[0]
+
+
+def _driver(session: Session) -> psycopg.Connection[Any]:
+    """The session's own psycopg connection, inside the session's transaction."""
+    connection: psycopg.Connection[Any] = session.connection().connection.driver_connection  # type: ignore[assignment]
+    return connection
+
+
+class PgUnitOfWork:
+    """The engine's unit of work on PostgreSQL (see the module docstring)."""
+
+    def __init__(self, session: Session, store: PgStore) -> None:
+        self._session = session
+        self._store = store
+        self._raw = _driver(session)
+        self._now: datetime | None = None
+        self._loaded: dict[tuple[str, str], Instance | None] = {}
+        self._saves: dict[tuple[str, str], tuple[Instance, int]] = {}
+        self._history: list[tuple[str, str, HistoryEntry]] = []
+        self._outbox: list[Message] = []
+        self._schedule: dict[str, Deadline] = {}
+        self._cancel: set[str] = set()
+        self._parked: list[tuple[str, str, Message, str]] = []
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    def now(self) -> datetime:
+        """The database's time (start of this transaction), shifted by the clock's offset."""
+        if self._now is None:
+            row = self._raw.execute("SELECT now() + %s", (self._store.clock.offset,)).fetchone()
+            assert row is not None
+            self._now = row[0]
+        return self._now
+
+    # -- inbox ---------------------------------------------------------------------------
+
+    def claim(self, consumer: str, input_ids: Sequence[str]) -> set[str]:
+        ids = list(dict.fromkeys(input_ids))
+        if not ids:
+            return set()
+        rows = self._raw.execute(
+            f"INSERT INTO {_INBOX} (consumer_group, event_id) "
+            "SELECT %s, unnest(%s::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+            (consumer, ids),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    # -- instances -----------------------------------------------------------------------
+
+    def prefetch(self, saga: str, instance_ids: Sequence[str]) -> None:
+        wanted = [i for i in dict.fromkeys(instance_ids) if (saga, i) not in self._loaded]
+        if not wanted:
+            return
+        rows = self._raw.execute(
+            f"SELECT instance_id, snapshot FROM {_INSTANCE} "  # noqa: S608
+            "WHERE saga = %s AND instance_id = ANY(%s)",
+            (saga, wanted),
+        ).fetchall()
+        found = {r[0]: Instance.from_json(r[1]) for r in rows}
+        for instance_id in wanted:
+            self._loaded[(saga, instance_id)] = found.get(instance_id)
+
+    def load(self, saga: str, instance_id: str) -> Instance | None:
+        key = (saga, instance_id)
+        pending = self._saves.get(key)
+        if pending is not None:
+            return pending[0]
+        if key not in self._loaded:
+            self.prefetch(saga, [instance_id])
+        return self._loaded[key]
+
+    def save(self, instance: Instance, *, expected_version: int) -> None:
+        key = (instance.saga, instance.instance_id)
+        pending = self._saves.get(key)
+        if pending is not None:
+            current = pending[0].version
+        else:
+            loaded = self._loaded.get(key)
+            current = 0 if loaded is None else loaded.version
+        if current != expected_version:
+            raise ConcurrencyError(
+                f"saga {instance.saga}, instance {instance.instance_id}: version {current}, "
+                f"expected {expected_version}; handle the input again"
+            )
+        # What the table must still hold at the flush: the version before this unit of work.
+        self._saves[key] = (instance, pending[1] if pending else expected_version)
+
+    def append_history(self, saga: str, instance_id: str, entry: HistoryEntry) -> None:
+        self._history.append((saga, instance_id, entry))
+
+    def append_outbox(self, messages: Sequence[Message]) -> None:
+        self._outbox.extend(messages)
+
+    # -- deadlines and signals -----------------------------------------------------------
+
+    def schedule(self, deadline: Deadline) -> None:
+        self._schedule[deadline.deadline_id] = deadline
+
+    def cancel(self, deadline: Deadline) -> None:
+        if self._schedule.pop(deadline.deadline_id, None) is None:
+            self._cancel.add(deadline.deadline_id)
+
+    def claim_due(self, now: datetime, limit: int) -> list[DeadlineFired]:
+        rows = self._raw.execute(
+            f"""
+            DELETE FROM {_DEADLINE} WHERE deadline_id IN (
+                SELECT deadline_id FROM {_DEADLINE}
+                WHERE saga = ANY(%s) AND due_at <= %s
+                ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)
+            RETURNING saga, instance_id, deadline_id, due_at
+            """,  # noqa: S608
+            (self._store.sagas, now, limit),
+        ).fetchall()
+        rows.sort(key=lambda r: (r[3], r[2]))
+        return [DeadlineFired(r[0], r[1], r[2]) for r in rows]
+
+    def claim_signals(self, limit: int) -> list[SignalReceived]:
+        """Take up to ``limit`` signals sent to hosted sagas, oldest first (gone at commit)."""
+        rows = self._raw.execute(
+            f"""
+            DELETE FROM {_SIGNAL} WHERE signal_id IN (
+                SELECT signal_id FROM {_SIGNAL} WHERE saga = ANY(%s)
+                ORDER BY sent_at LIMIT %s FOR UPDATE SKIP LOCKED)
+            RETURNING saga, instance_id, name, signal_id, data, sent_at
+            """,  # noqa: S608
+            (self._store.sagas, limit),
+        ).fetchall()
+        rows.sort(key=lambda r: (r[5], r[3]))
+        return [SignalReceived(r[0], r[1], r[2], r[3], r[4] or {}) for r in rows]
+
+    # -- parked events -------------------------------------------------------------------
+
+    def park_event(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
+        self._parked.append((consumer, instance_id, message, reason))
+
+    def take_parked(self, saga: str, instance_id: str) -> list[Message]:
+        rows = self._raw.execute(
+            f"DELETE FROM {_PARKED} WHERE consumer = %s AND instance_id = %s "  # noqa: S608
+            "RETURNING id, value, header_names, header_values",
+            (saga, instance_id),
+        ).fetchall()
+        rows.sort(key=lambda r: r[0])
+        decode = self._store.serializer.decode
+        taken = [Message(*decode(bytes(r[1]), list(zip(r[2], r[3], strict=True)))) for r in rows]
+        # Parked earlier in this same unit of work (both arrived in one batch).
+        here = [p for p in self._parked if p[0] == saga and p[1] == instance_id]
+        self._parked = [p for p in self._parked if p not in here]
+        return taken + [p[2] for p in here]
+
+    # -- the flush -----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything buffered, one statement per table (called before the commit)."""
+        self._write_instances()
+        self._write_history()
+        if self._outbox:
+            self._store.outbox.add_all(
+                self._session, [OutboxEntry(m.event, m.envelope) for m in self._outbox]
+            )
+        self._write_deadlines()
+        self._write_parked()
+
+    def _write_instances(self) -> None:
+        by_saga: dict[str, list[tuple[Instance, int]]] = {}
+        for (saga, _), pending in self._saves.items():
+            by_saga.setdefault(saga, []).append(pending)
+        for saga, saves in by_saga.items():
+            new = [i for i, expected in saves if expected == 0]
+            old = [(i, expected) for i, expected in saves if expected != 0]
+            if new:
+                created = self._raw.execute(
+                    f"""
+                    INSERT INTO {_INSTANCE} (saga, instance_id, version, definition_version,
+                                             state, status, snapshot, parked_reason)
+                    SELECT %s, t.id, t.version, t.dv, t.state, t.status, t.snapshot::jsonb,
+                           t.reason
+                    FROM unnest(%s::text[], %s::int[], %s::int[], %s::text[], %s::text[],
+                                %s::text[], %s::text[])
+                         AS t(id, version, dv, state, status, snapshot, reason)
+                    ON CONFLICT DO NOTHING RETURNING instance_id
+                    """,  # noqa: S608
+                    (saga, *_columns(new)),
+                ).fetchall()
+                if len(created) != len(new):
+                    lost = {i.instance_id for i in new} - {r[0] for r in created}
+                    raise ConcurrencyError(
+                        f"saga {saga}: instance(s) {', '.join(sorted(lost))} were created by "
+                        "another worker meanwhile; handle the inputs again"
+                    )
+            if old:
+                expected = [e for _, e in old]
+                updated = self._raw.execute(
+                    f"""
+                    UPDATE {_INSTANCE} i
+                    SET version = t.version, state = t.state, status = t.status,
+                        snapshot = t.snapshot::jsonb, parked_reason = t.reason, updated_at = now()
+                    FROM unnest(%s::text[], %s::int[], %s::int[], %s::text[], %s::text[],
+                                %s::text[], %s::text[], %s::int[])
+                         AS t(id, version, dv, state, status, snapshot, reason, expected)
+                    WHERE i.saga = %s AND i.instance_id = t.id AND i.version = t.expected
+                    RETURNING i.instance_id
+                    """,  # noqa: S608
+                    (*_columns([i for i, _ in old]), expected, saga),
+                ).fetchall()
+                if len(updated) != len(old):
+                    lost = {i.instance_id for i, _ in old} - {r[0] for r in updated}
+                    raise ConcurrencyError(
+                        f"saga {saga}: instance(s) {', '.join(sorted(lost))} were saved by "
+                        "another worker meanwhile; handle the inputs again"
+                    )
+
+    def _write_history(self) -> None:
+        if not self._history:
+            return
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [])
+        for saga, instance_id, entry in self._history:
+            values = (
+                saga,
+                instance_id,
+                entry.seq,
+                entry.at,
+                entry.trigger,
+                entry.input_id,
+                entry.from_state,
+                entry.to_state,
+                json.dumps(entry.to_json()),
+                entry.trace_id,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        self._raw.execute(
+            f"""
+            INSERT INTO {_HISTORY} (saga, instance_id, seq, at, trigger, input_id, from_state,
+                                    to_state, entry, trace_id)
+            SELECT t.saga, t.id, t.seq, t.at, t.trigger, t.input, t.from_state, t.to_state,
+                   t.entry::jsonb, t.trace
+            FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::text[],
+                        %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+                 AS t(saga, id, seq, at, trigger, input, from_state, to_state, entry, trace)
+            """,  # noqa: S608
+            columns,
+        )
+
+    def _write_deadlines(self) -> None:
+        if self._cancel:
+            self._raw.execute(
+                f"DELETE FROM {_DEADLINE} WHERE deadline_id = ANY(%s)",  # noqa: S608
+                (sorted(self._cancel),),
+            )
+        if self._schedule:
+            deadlines = list(self._schedule.values())
+            self._raw.execute(
+                f"""
+                INSERT INTO {_DEADLINE} (deadline_id, saga, instance_id, state, due_at)
+                SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],
+                                     %s::timestamptz[])
+                ON CONFLICT (deadline_id) DO NOTHING
+                """,  # noqa: S608
+                (
+                    [d.deadline_id for d in deadlines],
+                    [d.saga for d in deadlines],
+                    [d.instance_id for d in deadlines],
+                    [d.state for d in deadlines],
+                    [d.due for d in deadlines],
+                ),
+            )
+
+    def _write_parked(self) -> None:
+        if not self._parked:
+            return
+        rows: list[dict[str, Any]] = []
+        for consumer, instance_id, message, reason in self._parked:
+            encoded = self._store.serializer.encode(message.event, message.envelope)
+            row = outbox_row(
+                topic=self._store.topics.topic_for(message.event_type),
+                key=encoded.key,
+                value=encoded.value,
+                headers=encoded.headers,
+                event_id=message.envelope.event_id,
+                event_type=message.event_type,
+            )
+            rows.append(
+                {
+                    "consumer": consumer,
+                    "instance_id": instance_id,
+                    "event_id": row["event_id"],
+                    "event_type": row["event_type"],
+                    "topic": row["topic"],
+                    "key": row["key"],
+                    "value": row["value"],
+                    "header_names": row["header_names"],
+                    "header_values": row["header_values"],
+                    "reason": reason,
+                }
+            )
+        self._session.execute(parked_event_table.insert(), rows)
+
+
+def _columns(instances: Sequence[Instance]) -> tuple[list[Any], ...]:
+    return (
+        [i.instance_id for i in instances],
+        [i.version for i in instances],
+        [i.definition_version for i in instances],
+        [i.state for i in instances],
+        [i.status for i in instances],
+        [json.dumps(i.to_json()) for i in instances],
+        [i.parked_reason for i in instances],
+    )
