@@ -14,6 +14,7 @@
      ├── CompatibilityError       schema evolution breaks the configured compatibility rule
      ├── DefinitionError          invalid saga, participant or event contract definition
      ├── UnknownInstanceError     an event or signal names a saga instance that does not exist
+ ├── SignalRefused            a signal names an unknown saga or signal, or a state refuses it
      ├── ConcurrencyError         another worker saved the saga instance first (retriable)
      └── TransportError           Kafka or PostgreSQL unreachable or refusing work (retriable)
 
@@ -74,6 +75,10 @@ class DefinitionError(SagaError):
 
 class UnknownInstanceError(SagaError):
     """An event or signal names a saga instance that does not exist."""
+
+
+class SignalRefused(SagaError):
+    """A signal names a saga or signal no worker hosts, or a state that does not accept it."""
 
 
 class ConcurrencyError(SagaError):

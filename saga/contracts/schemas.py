@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,14 @@ from fastavro.schema import fingerprint as _fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 from saga.contracts._defaults import default_problems
+from saga.contracts.events import Event, contract_of
 from saga.errors import DefinitionError, UnknownSchemaError
 
 __all__ = [
     "Contracts",
     "SchemaVersion",
     "canonical_form",
+    "contracts_of",
     "load_contracts",
     "parse_contract",
     "schema_fingerprint",
@@ -163,6 +165,19 @@ class Contracts:
             if version.schema == schema:
                 return version
         return None
+
+
+def contracts_of(events: Iterable[type[Event]]) -> Contracts:
+    """Contracts made of the schemas event classes carry (one version each), for code that
+    declares its events inline instead of in ``avro/`` (quick starts, tests)."""
+    versions: dict[str, tuple[SchemaVersion, ...]] = {}
+    for cls in events:
+        schema = contract_of(cls)
+        if schema is None:
+            raise DefinitionError(f"event {cls.__qualname__} carries no schema: declare schema=")
+        version = SchemaVersion.from_schema(schema, version=1, path=Path(f"<{cls.__qualname__}>"))
+        versions[version.name] = (version,)
+    return Contracts(Path("<declared in code>"), versions)
 
 
 def _expected_path(root: Path, name: str) -> Path:

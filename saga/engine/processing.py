@@ -70,6 +70,15 @@ def handle_inputs(
     return handled
 
 
+def skip_input(uow: UnitOfWork, consumer: str, input_id: str) -> bool:
+    """Claim an input without handling it (the runtime gave up on it: a dead letter).
+
+    False when the consumer had it already: whatever the runtime does instead must happen
+    only when this returns True, so it happens once.
+    """
+    return input_id in uow.claim(consumer, [input_id])
+
+
 def handle_saga_input(
     uow: UnitOfWork, definition: SagaVersions | SagaDefinition, inp: Input, now: datetime
 ) -> Handled:

@@ -1,8 +1,12 @@
-"""The ``runtime`` fixture: one parameter per runtime the contract suite runs on."""
+"""The ``runtime`` fixture: the contract suite runs once per runtime.
+
+``memory`` is the in-memory harness; ``durable`` is a real worker on Kafka and PostgreSQL
+(marked ``integration``), each runtime on a fresh database and topics of its own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -17,12 +21,33 @@ def _memory(sagas: Sequence[type[Saga[Any]]], participants: Sequence[Participant
     return Harness(sagas=sagas, participants=participants)
 
 
-# A durable runtime joins here as ("durable", its factory) with the `integration` mark.
-_RUNTIMES = {"memory": _memory}
-
-
-@pytest.fixture(params=sorted(_RUNTIMES))
-def runtime(request: pytest.FixtureRequest) -> RuntimeFactory:
+@pytest.fixture(
+    params=["durable", "memory"],
+    ids=["durable", "memory"],
+)
+def runtime(request: pytest.FixtureRequest) -> Iterator[RuntimeFactory]:
     """A factory of empty runtimes of one kind: runtime(sagas, participants)."""
-    factory: RuntimeFactory = _RUNTIMES[request.param]
-    return factory
+    if request.param == "memory":
+        yield _memory
+        return
+    request.applymarker(pytest.mark.integration)
+    from tests.contract.durable import DurableRuntime
+
+    bootstrap: str = request.getfixturevalue("kafka_bootstrap")
+    # Asked for here, not inside the factory: dropped after the runtimes below are closed.
+    url: str = request.getfixturevalue("fresh_database_url")
+    opened: list[DurableRuntime] = []
+
+    def durable(
+        sagas: Sequence[type[Saga[Any]]], participants: Sequence[Participant]
+    ) -> DurableRuntime:
+        assert not opened, "one durable runtime per test (they would share the database)"
+        runtime = DurableRuntime(sagas, participants, database_url=url, kafka_bootstrap=bootstrap)
+        opened.append(runtime)
+        return runtime
+
+    try:
+        yield durable
+    finally:
+        for runtime in opened:
+            runtime.close()

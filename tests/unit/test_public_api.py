@@ -15,6 +15,7 @@ PUBLIC = {
     "Outbox", "OutboxEntry", "Relay", "Lag", "outbox_lag", "cleanup_outbox", "requeue_parked",
     "discard_parked", "Inbox", "InboxConsumer", "consumer_config", "cleanup_inbox",
     "create_tables", "upgrade_database", "TransportError",
+    "Worker", "TopicMap", "DatabaseClock", "send_signal", "SignalRefused",
 }  # fmt: skip
 
 TESTING = {

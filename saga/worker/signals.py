@@ -1,0 +1,85 @@
+"""Signals from outside (an agent cancels an order): checked when sent, applied by a worker.
+
+:func:`send_signal` writes the signal in the caller's transaction (so it is sent exactly when
+the caller's own change commits) after checking it against what the workers registered of
+their sagas: the saga and the signal must exist, the instance too, and its current state must
+accept the signal. A worker hosting the saga then applies it through the same processing
+path as events, under the instance's optimistic version, so it is ordered with the
+instance's other inputs; if the state moved on meanwhile, the history records the signal
+as ignored. ``saga signal SAGA ID NAME [--data JSON]`` is this function on the command line.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from saga.errors import SignalRefused, UnknownInstanceError
+from saga.tables import definition_table, instance_table, signal_table
+
+__all__ = ["send_signal"]
+
+
+def send_signal(
+    session: Session,
+    saga: str,
+    instance_id: str,
+    name: str,
+    *,
+    data: Mapping[str, Any] | None = None,
+    signal_id: str | None = None,
+) -> str:
+    """Queue signal ``name`` for an instance in the caller's transaction; returns its id.
+
+    Raises :class:`~saga.errors.SignalRefused` for a saga or signal no worker hosts or a
+    state that does not accept it, :class:`~saga.errors.UnknownInstanceError` for an
+    instance that does not exist. Never commits.
+    """
+    known = session.execute(
+        select(definition_table.c.version, definition_table.c.description).where(
+            definition_table.c.saga == saga
+        )
+    ).all()
+    if not known:
+        sagas = session.scalars(select(definition_table.c.saga).distinct()).all()
+        raise SignalRefused(
+            f"no worker has hosted a saga named {saga!r} in this database "
+            f"(sagas: {', '.join(sorted(sagas)) or 'none'}): check the name"
+        )
+    row = session.execute(
+        select(instance_table.c.state, instance_table.c.definition_version).where(
+            instance_table.c.saga == saga, instance_table.c.instance_id == instance_id
+        )
+    ).first()
+    if row is None:
+        raise UnknownInstanceError(f"saga {saga} has no instance {instance_id!r}: check the id")
+    state, version = row
+    description = dict(known).get(version)
+    if description is None:
+        raise SignalRefused(
+            f"instance {instance_id!r} runs version {version} of saga {saga}, which no worker "
+            "has registered: run a worker that hosts it"
+        )
+    accepting: Mapping[str, list[str]] = description["signals"]
+    if name not in accepting:
+        raise SignalRefused(
+            f"saga {saga} (version {version}) declares no signal {name!r} "
+            f"(signals: {', '.join(accepting) or 'none'})"
+        )
+    if state not in accepting[name]:
+        where = ", ".join(accepting[name]) or "no state"
+        raise SignalRefused(
+            f"instance {instance_id!r} of saga {saga} is in state {state}, which does not "
+            f"accept signal {name!r} (accepted in: {where})"
+        )
+    sent = signal_id or str(uuid.uuid4())
+    session.execute(
+        insert(signal_table).values(
+            signal_id=sent, saga=saga, instance_id=instance_id, name=name, data=dict(data or {})
+        )
+    )
+    return sent
