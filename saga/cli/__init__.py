@@ -12,10 +12,11 @@ from saga.cli._diagram import choreography, diagram
 from saga.cli._relay import relay
 from saga.cli._schemas import schemas_app
 from saga.cli._stack import stack_app
+from saga.cli._worker import send, topics_app, worker
 from saga.errors import SagaError
 
 app = typer.Typer(
-    help="Choreography sagas over Kafka: stack, schemas, diagrams, audit.",
+    help="Choreography sagas over Kafka: stack, schemas, workers, relay, diagrams.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -25,6 +26,9 @@ app.add_typer(db_app, name="db")
 app.command("diagram")(diagram)
 app.command("choreography")(choreography)
 app.command("relay")(relay)
+app.command("worker")(worker)
+app.add_typer(topics_app, name="topics")
+app.command("signal")(send)
 
 
 def main() -> None:

@@ -1,0 +1,195 @@
+"""``saga worker``, ``saga topics list|create`` and ``saga signal``: the durable runtime."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from saga.cli._db import database_errors
+from saga.cli._loading import load_hosts
+from saga.errors import ConfigError
+from saga.settings import Settings
+
+out = Console(soft_wrap=True, highlight=False)
+topics_app = typer.Typer(
+    help="The Kafka topics a set of sagas and participants read and write.",
+    no_args_is_help=True,
+)
+
+_TARGETS = typer.Argument(help="modules (every saga and participant in them) or module:Name")
+_PREFIX = typer.Option("--topic-prefix", help="prefix of every topic (e.g. per environment)")
+
+
+def worker(
+    targets: Annotated[list[str], _TARGETS],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="consumer group; workers of one name share the work (default: hosted names)"
+        ),
+    ] = None,
+    relay: Annotated[
+        bool, typer.Option("--relay/--no-relay", help="publish the outbox from this process")
+    ] = True,
+    batch_size: Annotated[int, typer.Option(help="records per poll batch")] = 500,
+    attempts: Annotated[
+        int, typer.Option(help="tries of a failing handler before its dead letter")
+    ] = 3,
+    topic_prefix: Annotated[str, _PREFIX] = "",
+) -> None:
+    """Run sagas and participants on Kafka and PostgreSQL until SIGTERM or Ctrl-C."""
+    from saga.stack import resolve_endpoints
+    from saga.worker.topics import TopicMap
+    from saga.worker.worker import Worker
+
+    sagas, participants = load_hosts(targets)
+    settings = Settings()
+    endpoints = resolve_endpoints(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with database_errors(endpoints.database_url):
+        runner = Worker(
+            sagas=sagas,
+            participants=participants,
+            database_url=endpoints.database_url,
+            kafka_bootstrap=endpoints.kafka_bootstrap,
+            settings=settings,
+            name=name,
+            topics=TopicMap(prefix=topic_prefix),
+            relay=relay,
+            batch_size=batch_size,
+            attempts=attempts,
+        )
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        out.print(f"worker {escape(runner.name)} starting; SIGTERM or Ctrl-C stops it")
+        runner.run(stop)
+    out.print(f"worker {escape(runner.name)} stopped")
+
+
+@topics_app.command("list")
+def list_topics(
+    targets: Annotated[list[str], _TARGETS],
+    topic_prefix: Annotated[str, _PREFIX] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per topic")] = False,
+) -> None:
+    """Which topic each event travels on, who produces and consumes it, and whether the
+    topic exists (with its partition count) when Kafka answers."""
+    from saga.engine.hosting import Subscriptions
+    from saga.worker.topics import TopicMap, topic_uses
+
+    sagas, participants = load_hosts(targets)
+    uses = topic_uses(Subscriptions.of(sagas, participants), TopicMap(prefix=topic_prefix))
+    known = _known_topics()
+    rows: list[dict[str, Any]] = [
+        {
+            "topic": use.topic,
+            "events": sorted(use.events),
+            "producers": sorted(use.producers),
+            "consumers": sorted(use.consumers),
+            "partitions": None if known is None else known.get(use.topic, 0),
+        }
+        for use in uses.values()
+    ]
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    table = Table("topic", "events", "produced by", "consumed by", "partitions")
+    for row in rows:
+        partitions = row["partitions"]
+        table.add_row(
+            row["topic"],
+            "\n".join(row["events"]),
+            ", ".join(row["producers"]) or "(from outside)",
+            ", ".join(row["consumers"]) or "(outside)",
+            "?" if partitions is None else ("missing" if partitions == 0 else str(partitions)),
+        )
+    out.print(table)
+    if known is None:
+        out.print("Kafka did not answer: partitions unknown")
+
+
+def _known_topics() -> dict[str, int] | None:
+    from saga.errors import TransportError
+    from saga.stack import resolve_endpoints
+    from saga.worker.topics import existing_topics
+
+    settings = Settings()
+    try:
+        bootstrap = resolve_endpoints(settings).kafka_bootstrap
+        return existing_topics(settings.kafka_config(bootstrap), timeout=5)
+    except (TransportError, ConfigError):
+        return None
+
+
+@topics_app.command("create")
+def create(
+    targets: Annotated[list[str], _TARGETS],
+    partitions: Annotated[int, typer.Option(help="partitions of each new topic")] = 6,
+    name: Annotated[
+        str | None,
+        typer.Option(help="worker name, for its dead-letter topic (default: hosted names)"),
+    ] = None,
+    topic_prefix: Annotated[str, _PREFIX] = "",
+) -> None:
+    """Create the missing topics (and the worker's dead-letter topic); existing ones stay."""
+    from saga.engine.hosting import Subscriptions
+    from saga.stack import resolve_endpoints
+    from saga.worker.topics import TopicMap, create_topics, topic_uses
+
+    if partitions < 1:
+        raise ConfigError(f"--partitions {partitions}: give at least 1")
+    sagas, participants = load_hosts(targets)
+    subscriptions = Subscriptions.of(sagas, participants)
+    topics = TopicMap(prefix=topic_prefix)
+    worker_name = name or "-".join(sorted(h.name for h in subscriptions.all()))
+    wanted = [*topic_uses(subscriptions, topics), f"{topic_prefix}{worker_name}.dead-letters"]
+    settings = Settings()
+    bootstrap = resolve_endpoints(settings).kafka_bootstrap
+    created = create_topics(settings.kafka_config(bootstrap), wanted, partitions=partitions)
+    for topic in created:
+        out.print(f"created {escape(topic)} ({partitions} partitions)")
+    out.print(f"{len(created)} created, {len(wanted) - len(created)} existed already")
+
+
+def send(
+    saga: Annotated[str, typer.Argument(help="saga name, as the saga class declares it")],
+    instance_id: Annotated[str, typer.Argument(help="the instance (its correlation id)")],
+    name: Annotated[str, typer.Argument(help="the signal, as the saga declares it")],
+    data: Annotated[str | None, typer.Option(help="JSON object handed to the transition")] = None,
+) -> None:
+    """Send a signal to a saga instance; a worker hosting the saga applies it."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from saga.stack import resolve_endpoints
+    from saga.worker.signals import send_signal
+
+    payload: dict[str, Any] = {}
+    if data is not None:
+        try:
+            payload = json.loads(data)
+        except ValueError as exc:
+            raise ConfigError(f"--data is not JSON ({exc.args[0]}): give an object") from None
+        if not isinstance(payload, dict):
+            raise ConfigError('--data must be a JSON object, e.g. \'{"reason": "fraud"}\'')
+    url = resolve_endpoints(Settings()).database_url
+    with database_errors(url):
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            with Session(engine) as session, session.begin():
+                signal_id = send_signal(session, saga, instance_id, name, data=payload)
+        finally:
+            engine.dispose()
+    out.print(
+        f"signal {escape(name)} sent to {escape(saga)} {escape(instance_id)} (id {signal_id})"
+    )

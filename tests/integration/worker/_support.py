@@ -1,0 +1,97 @@
+"""Pieces of the worker's process tests: contracts on disk, a database, topics, orders in,
+and the checks that every saga ended and every effect happened once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from confluent_kafka import Producer
+from sqlalchemy import create_engine, text
+
+from saga.contracts.events import Event, contract_of, event_name, registered_events
+from saga.contracts.serde import Serializer
+from saga.engine.messages import Message
+from saga.settings import Settings
+from saga.tables import upgrade_database
+from saga.worker.topics import TopicMap
+from tests.integration.worker.app import EFFECT_DDL
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def write_contracts(folder: Path) -> Path:
+    """The schemas the test events carry, as a contracts folder (``avro/`` layout)."""
+    for name, cls in registered_events().items():
+        schema = contract_of(cls)
+        if schema is None or not name.startswith(("test.shop.", "test.tickets.")):
+            continue
+        *namespace, short = name.split(".")
+        path = folder.joinpath(*namespace, f"{short}.v1.avsc")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(schema, indent=2))
+    return folder
+
+
+def prepare_database(url: str) -> None:
+    upgrade_database(url)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(EFFECT_DDL))
+    finally:
+        engine.dispose()
+
+
+class Orders:
+    """Publishes events onto the worker's topics as an outside service would."""
+
+    def __init__(self, bootstrap: str, prefix: str, contracts: Path) -> None:
+        self.topics = TopicMap(prefix=prefix)
+        self.serializer = Serializer(Settings(schema_dir=contracts))
+        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+
+    def publish(self, event: Event, correlation_id: str) -> Message:
+        message = Message.new(event, correlation_id=correlation_id, producer="test")
+        encoded = self.serializer.encode(message.event, message.envelope)
+        self.producer.produce(
+            self.topics.topic_for(event_name(event)),
+            key=encoded.key,
+            value=encoded.value,
+            headers=encoded.headers,
+        )
+        return message
+
+    def flush(self) -> None:
+        assert self.producer.flush(30) == 0, "the broker did not take the events"
+
+
+def query(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql)).all()]
+    finally:
+        engine.dispose()
+
+
+def statuses(url: str, saga: str = "test.OrderSaga") -> Counter[str]:
+    rows = query(
+        url, f"SELECT status, count(*) FROM saga_instance WHERE saga = '{saga}' GROUP BY 1"
+    )
+    return Counter({str(s): int(n) for s, n in rows})  # type: ignore[call-overload]
+
+
+def effects_twice(url: str) -> list[tuple[object, ...]]:
+    """Effects applied more than once (the same event's effect twice)."""
+    return query(
+        url,
+        "SELECT kind, order_id, event_id, count(*) FROM effect "
+        "GROUP BY 1, 2, 3 HAVING count(*) > 1",
+    )
+
+
+def unique_prefix() -> str:
+    return f"w{uuid.uuid4().hex[:10]}."
