@@ -229,6 +229,10 @@ class Worker:
         self._register_definitions()
         self._check_topics()
         config = {
+            # A dead worker's partitions move on after 10 s (librdkafka waits 45 s); the
+            # heartbeats come from librdkafka's own thread, so a long batch does not count.
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 1_000,
             **consumer_config(self._kafka, self.name),
             # A worker owns the same partition number of every topic: one instance's events
             # (same key, equal partition counts) meet in one process.

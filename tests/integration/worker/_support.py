@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from saga.contracts.events import Event, contract_of, event_name, registered_events
 from saga.contracts.serde import Serializer
+from saga.definition.model import SagaDefinition
 from saga.engine.messages import Message
 from saga.settings import Settings
 from saga.tables import upgrade_database
@@ -95,3 +96,18 @@ def effects_twice(url: str) -> list[tuple[object, ...]]:
 
 def unique_prefix() -> str:
     return f"w{uuid.uuid4().hex[:10]}."
+
+
+def illegal_moves(url: str, definition: SagaDefinition) -> list[tuple[object, ...]]:
+    """History entries that are no move of the definition (staying put and parking aside)."""
+    moves = {(e.source, e.target) for e in definition.edges()}
+    rows = query(
+        url,
+        "SELECT instance_id, seq, from_state, to_state FROM saga_history "
+        f"WHERE saga = '{definition.name}' ORDER BY 1, 2",
+    )
+    return [
+        row
+        for row in rows
+        if (row[2], row[3]) not in moves and row[2] != row[3] and row[3] != definition.failed_state
+    ]

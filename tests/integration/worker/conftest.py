@@ -1,0 +1,147 @@
+"""A shop scene for the worker's process tests: a fresh database, topics of its own, the
+test app's contracts on disk, and workers started as a user starts them (``saga worker``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from saga.engine.hosting import Subscriptions
+from saga.testing import eventually
+from saga.worker.topics import TopicMap, create_topics, topic_uses
+from tests._saga_cli import saga_executable
+from tests.contract.shop import placed
+from tests.integration.worker import app
+from tests.integration.worker._support import (
+    ROOT,
+    Orders,
+    effects_twice,
+    illegal_moves,
+    prepare_database,
+    statuses,
+    unique_prefix,
+    write_contracts,
+)
+
+APP = "tests.integration.worker.app"
+
+
+def outcome_of(i: int) -> str:
+    """Order ``i``'s expected end: every tenth from 3 cannot ship, from 5 is declined."""
+    return "compensated" if i % 10 in (3, 5) else "completed"
+
+
+@dataclass
+class Scene:
+    url: str
+    bootstrap: str
+    prefix: str
+    contracts: Path
+    logs: Path
+    orders: Orders
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    placed_count: int = 0
+
+    def env(self, crash_at: str | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
+        env.update(
+            SAGA_DATABASE_URL=self.url,
+            SAGA_KAFKA_BOOTSTRAP=self.bootstrap,
+            SAGA_SCHEMA_DIR=str(self.contracts),
+        )
+        if crash_at:
+            env["SAGA_CRASH_AT"] = crash_at
+        return env
+
+    def start(
+        self, *targets: str, name: str = "shop", crash_at: str | None = None, batch: int = 100
+    ) -> subprocess.Popen[bytes]:
+        """``saga worker`` on the scene's topics, logging to a file of its own."""
+        command = [saga_executable(), "worker", *(targets or (APP,)), "--name", name]
+        command += ["--topic-prefix", self.prefix, "--batch-size", str(batch)]
+        with (self.logs / f"worker-{len(self.workers)}.log").open("wb") as log:
+            worker = subprocess.Popen(
+                command, cwd=ROOT, env=self.env(crash_at), stdout=log, stderr=subprocess.STDOUT
+            )
+        self.workers.append(worker)
+        return worker
+
+    def log(self, worker: subprocess.Popen[bytes]) -> str:
+        index = self.workers.index(worker)
+        return (self.logs / f"worker-{index}.log").read_text(errors="replace")[-4000:]
+
+    def stop(self, worker: subprocess.Popen[bytes], timeout: float = 30) -> int:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+        return worker.wait(timeout)
+
+    def died(self, worker: subprocess.Popen[bytes], how: signal.Signals) -> None:
+        code = eventually(worker.poll, timeout=90, what="the worker reached its crash point")
+        assert code == -how, self.log(worker)
+
+    def place(self, count: int) -> None:
+        """``count`` more orders, outcomes mixed as :func:`outcome_of` says."""
+        for i in range(self.placed_count, self.placed_count + count):
+            order_id = f"o{i}" + ("-fragile" if i % 10 == 3 else "")
+            amount = 2_000_000 if i % 10 == 5 else 500
+            self.orders.publish(placed(order_id, amount_cents=amount), order_id)
+        self.placed_count += count
+        self.orders.flush()
+
+    def ended(self) -> int:
+        done = statuses(self.url)
+        return done["completed"] + done["compensated"] + done["failed"]
+
+    def wait_all_ended(self, timeout: float = 120) -> None:
+        for worker in self.workers:
+            code = worker.poll()
+            assert code in (None, 0, -9), self.log(worker)
+        eventually(
+            lambda: self.ended() == self.placed_count,
+            timeout=timeout,
+            interval=0.25,
+            what=f"all {self.placed_count} sagas ended (now {self.ended()})",
+        )
+
+    def check(self) -> None:
+        """Every saga ended as its order says, no effect twice, every history legal."""
+        expected = {"completed": 0, "compensated": 0}
+        for i in range(self.placed_count):
+            expected[outcome_of(i)] += 1
+        assert statuses(self.url) == expected
+        assert effects_twice(self.url) == []
+        assert illegal_moves(self.url, app.OrderSaga.__saga__) == []
+
+
+@pytest.fixture
+def scene(fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Iterator[Scene]:
+    prepare_database(fresh_database_url)
+    prefix = unique_prefix()
+    contracts = write_contracts(tmp_path / "avro")
+    subscriptions = Subscriptions.of(
+        [app.OrderSaga, app.TicketSaga], [app.inventory, app.payments, app.shipping]
+    )
+    topics = [*topic_uses(subscriptions, TopicMap(prefix=prefix))]
+    topics += [f"{prefix}{name}.dead-letters" for name in ("shop", "tickets", "shipping")]
+    create_topics({"bootstrap.servers": kafka_bootstrap}, topics, partitions=3)
+    made = Scene(
+        fresh_database_url,
+        kafka_bootstrap,
+        prefix,
+        contracts,
+        tmp_path,
+        Orders(kafka_bootstrap, prefix, contracts),
+    )
+    try:
+        yield made
+    finally:
+        for worker in made.workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(30)
