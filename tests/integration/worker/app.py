@@ -5,8 +5,9 @@ that write their effects in the worker's transaction, and a saga with a one-seco
 
 Effects go to the ``effect`` table (:data:`EFFECT_DDL`), which has no unique constraint: an
 effect applied twice shows as two rows. Outcomes follow from the order itself: ``sku="none"``
-is out of stock, an amount of 1,000,000 cents or more is declined, ``sku="fragile"`` cannot
-be shipped; everything else completes.
+is out of stock, an amount of 1,000,000 cents or more is declined, an order id ending in
+``-fragile`` cannot be shipped, one ending in ``-poison`` makes the shipping handler raise
+(a bug); everything else completes.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def capture(request: CapturePayment, context: Context) -> PaymentCaptured:
 
 @shipping.handler
 def ship(request: ShipOrder, context: Context) -> OrderShipped | ShipmentRefused:
+    if request.order_id.endswith("-poison"):
+        raise RuntimeError(f"cannot handle {request.order_id}")  # every time: a bug
     if request.order_id.endswith("-fragile"):
         return ShipmentRefused(order_id=request.order_id, reason="too fragile")
     effect(context, "ship", request.order_id)

@@ -128,7 +128,7 @@ def scene(fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Iter
         [app.OrderSaga, app.TicketSaga], [app.inventory, app.payments, app.shipping]
     )
     topics = [*topic_uses(subscriptions, TopicMap(prefix=prefix))]
-    topics += [f"{prefix}{name}.dead-letters" for name in ("shop", "tickets", "shipping")]
+    topics += [f"{prefix}{name}.dead-letters" for name in ("shop", "tickets", "shipping", "orders")]
     create_topics({"bootstrap.servers": kafka_bootstrap}, topics, partitions=3)
     made = Scene(
         fresh_database_url,

@@ -1,0 +1,41 @@
+"""A handler that keeps failing never blocks its partition: tried a few times with backoff,
+then the record goes to the dead-letter topic, once, and the others flow on."""
+
+from __future__ import annotations
+
+import pytest
+
+from saga.testing import eventually
+from tests.contract.shop import placed
+from tests.integration.worker._support import query
+from tests.integration.worker.conftest import Scene
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_failing_handler_is_retried_then_dead_lettered_and_the_rest_flows(scene: Scene) -> None:
+    worker = scene.start()
+    scene.orders.publish(placed("o-poison"), "o-poison")
+    scene.place(40)  # behind it on the same partitions
+    scene.wait_all_ended()
+    dead_letters = f"{scene.prefix}shop.dead-letters"
+
+    def dead() -> list[tuple[object, ...]]:
+        return query(
+            scene.url,
+            "SELECT event_type, published_at IS NOT NULL FROM saga_outbox "
+            f"WHERE topic = '{dead_letters}'",
+        )
+
+    eventually(lambda: dead() == [("test.shop.ShipOrder", True)], timeout=60, what="dead letter")
+    poisoned = query(scene.url, "SELECT state FROM saga_instance WHERE instance_id = 'o-poison'")
+    assert poisoned == [("shipping",)]  # waits for an answer that will not come: visible
+    log = scene.log(worker)
+    assert "shipping failed for" in log
+    assert "dead-lettering it" in log
+    assert scene.stop(worker) == 0
+    statuses = query(
+        scene.url,
+        "SELECT count(*) FROM saga_instance WHERE status IN ('completed', 'compensated')",
+    )
+    assert statuses == [(40,)]
