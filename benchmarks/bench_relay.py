@@ -35,26 +35,15 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import make_url
 
-from saga.settings import Settings
 from saga.tables import create_tables, lane_of
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, endpoints, plain
+
 INSERT = (
     "INSERT INTO saga_outbox (lane, topic, key, value, header_names, header_values, event_id,"
     " event_type) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
-
-
-def endpoints() -> tuple[str, str]:
-    settings = Settings()
-    if settings.kafka_bootstrap and settings.database_url:
-        return settings.database_url.get_secret_value(), settings.kafka_bootstrap
-    state = json.loads((ROOT / ".saga" / "endpoints.json").read_text())
-    return state["database_url"], state["kafka_bootstrap"]
-
-
-def plain(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def message(i: int, topic: str) -> tuple[Any, ...]:
