@@ -5,7 +5,6 @@ registry failures turned into the framework's errors."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,7 +12,7 @@ from contextlib import ExitStack
 from typing import Protocol
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from pydantic import SecretStr
 
 from saga.contracts import _registry
@@ -26,6 +25,7 @@ from saga.settings import KafkaValue, Settings
 from saga.testing import eventually
 from services.contracts import OrderApproved, OrderLine, OrderPlaced
 from tests._samples import AT, AVRO, ORDER, OTHER, OrderPlacedV1, order_placed, order_placed_v1
+from tests.integration._kafka import poll_messages
 from tests.integration.contracts._apicurio import CCOMPAT, Registry
 
 pytestmark = pytest.mark.integration
@@ -197,21 +197,6 @@ def test_a_stopped_registry_is_retriable_and_cached_ids_keep_working(
     assert on_decode.value.retriable
 
 
-def _consume(consumer: Consumer, count: int, timeout: float = 30.0) -> list[Message]:
-    got: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count and time.monotonic() < deadline:
-        msg = consumer.poll(0.2)
-        if msg is None:
-            continue
-        error = msg.error()
-        if error is not None:
-            assert error.code() == KafkaError._PARTITION_EOF, error
-            continue
-        got.append(msg)
-    return got
-
-
 def _headers(msg: Message) -> list[tuple[str, bytes | str | None]]:
     headers = msg.headers()
     assert isinstance(headers, list), headers  # what the consumer hands back for a message
@@ -254,7 +239,7 @@ def test_events_cross_a_real_broker(
         # Both events share the order's key, so they sit in order on one partition.
         partitions = [TopicPartition(kafka_topic, p, 0) for p in range(3)]
         consumer.assign(partitions)
-        received = _consume(consumer, len(sent))
+        received = poll_messages(consumer, len(sent))
     finally:
         consumer.close()
     assert [msg.key() for msg in received] == [encoded.key for encoded in sent]

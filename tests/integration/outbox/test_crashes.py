@@ -14,11 +14,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import Engine
 
 from saga.testing import eventually
+from tests.integration._kafka import new_topic
 from tests.integration.outbox._apps import EFFECT_DDL, dead_letter_topic_of
 from tests.integration.outbox._procs import Procs, is_stopped
 from tests.integration.outbox._support import (
@@ -175,11 +174,8 @@ def test_a_paused_relay_cannot_publish_after_another_took_its_lanes(
 @pytest.fixture
 def dead_letter_topic(kafka_bootstrap: str, kafka_topic: str) -> Iterator[str]:
     """The topic ``_apps consume ... <poison>`` dead-letters to."""
-    name = dead_letter_topic_of(kafka_topic)
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
-    yield name
-    admin.delete_topics([name])[name].result(30)
+    with new_topic(kafka_bootstrap, dead_letter_topic_of(kafka_topic)) as name:
+        yield name
 
 
 def test_consumer_killed_after_a_dead_letter_writes_it_once(

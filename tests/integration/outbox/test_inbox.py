@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,8 +12,6 @@ from datetime import timedelta
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +27,7 @@ from saga.outbox.inbox import (
     dead_letter_id,
 )
 from saga.testing import eventually
+from tests.integration._kafka import new_topic, read_committed_messages
 from tests.integration.outbox._apps import EFFECT_DDL, apply_tick
 from tests.integration.outbox._support import Ticked, pg, serializer
 from tests.integration.outbox._support import applied_by_key as applied
@@ -130,11 +128,8 @@ def group(kafka_topic: str) -> str:
 
 @pytest.fixture
 def dead_letter_topic(kafka_bootstrap: str) -> Iterator[str]:
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    name = f"dlq-{uuid.uuid4().hex[:12]}"
-    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
-    yield name
-    admin.delete_topics([name])[name].result(30)
+    with new_topic(kafka_bootstrap, f"dlq-{uuid.uuid4().hex[:12]}") as name:
+        yield name
 
 
 @pytest.fixture
@@ -390,38 +385,6 @@ def test_without_a_dead_letter_topic_a_failing_event_stops_the_consumer(
         assert conn.execute("SELECT count(*) FROM saga_outbox").fetchone() == (0,)
 
 
-def read_raw(bootstrap: str, topic: str, *, expect: int, timeout: float = 60) -> list[Message]:
-    """Every committed record of ``topic``, read to the end of each partition."""
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"check-{uuid.uuid4().hex}",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    records: list[Message] = []
-    try:
-        partitions = set(reader.list_topics(topic, timeout=30).topics[topic].partitions)
-        reader.assign([TopicPartition(topic, p, 0) for p in partitions])
-        at_end: set[int] = set()
-        deadline = time.monotonic() + timeout
-        while not (len(records) >= expect and at_end == partitions):
-            assert time.monotonic() < deadline, f"read {len(records)} of {expect} records"
-            for message in reader.consume(100, 0.5):
-                error = message.error()
-                if error is None:
-                    records.append(message)
-                    at_end.discard(message.partition() or 0)
-                else:
-                    assert error.code() == KafkaError._PARTITION_EOF, error
-                    at_end.add(message.partition() or 0)
-    finally:
-        reader.close()
-    return records
-
-
 def test_the_relay_publishes_a_dead_letter_exactly_once(
     outbox_url: str,
     kafka_bootstrap: str,
@@ -441,7 +404,7 @@ def test_the_relay_publishes_a_dead_letter_exactly_once(
         lambda: [r.published for r in dead_letters(outbox_url, dead_letter_topic)] == [True],
         what="dead letter published",
     )
-    [record] = read_raw(kafka_bootstrap, dead_letter_topic, expect=1)
+    [record] = read_committed_messages(kafka_bootstrap, dead_letter_topic, expect=1)
     assert record.key() == sent[1].key
     assert record.value() == sent[1].value
     headers = record.headers() or []
