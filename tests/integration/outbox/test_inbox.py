@@ -219,6 +219,27 @@ def dead_letters(url: str, topic: str) -> list[DeadLetterRow]:
     ]
 
 
+def handled(url: str, dead_letter_topic: str, *, effects: int, dead: int) -> bool:
+    """Whether exactly ``effects`` events were applied and ``dead`` dead-lettered."""
+    return applied_count(url) == effects and len(dead_letters(url, dead_letter_topic)) == dead
+
+
+def added_headers(headers: RawHeaders, original: Sent) -> RawHeaders:
+    """The headers a dead letter carries beyond ``original``'s, which it keeps as they were."""
+    assert headers[: len(original.headers)] == original.headers
+    return headers[len(original.headers) :]
+
+
+def dead_letter_headers(original: Sent, *, error: bytes, topic: str, group: str) -> RawHeaders:
+    """The headers the consumer in ``group`` adds, in order, when it dead-letters
+    ``original`` (read from ``topic``) after ``error``."""
+    return [
+        ("dead-letter-error", error),
+        ("dead-letter-source", f"{topic}{original.source}".encode()),
+        ("dead-letter-group", group.encode()),
+    ]
+
+
 def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     """The group's committed offsets (partitions without a commit are left out)."""
     reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
@@ -256,12 +277,7 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_goes_on(
     handler = Recorder(lambda event, _: (event.key, event.n) == ("order-1", 3))
     loop = make_loop(handler, dead_letter_topic=dead_letter_topic, attempts=attempts)
 
-    drain(
-        loop,
-        lambda: (
-            applied_count(outbox_url) == 8 and len(dead_letters(outbox_url, dead_letter_topic)) == 1
-        ),
-    )
+    drain(loop, lambda: handled(outbox_url, dead_letter_topic, effects=8, dead=1))
     assert applied(outbox_url) == {"order-1": [0, 1, 2, 4, 5], "order-2": [0, 1, 2]}
     assert handler.calls["order-1", 3] == attempts
 
@@ -269,12 +285,9 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_goes_on(
     poison_id = Envelope.from_headers(poison.headers).event_id
     assert (row.key, row.value, row.event_id) == (poison.key, poison.value, poison_id)
     assert row.event_type == "test.outbox.Ticked"
-    assert row.headers == [
-        *poison.headers,
-        ("dead-letter-error", b"RuntimeError: poison order-1/3"),
-        ("dead-letter-source", f"{kafka_topic}{poison.source}".encode()),
-        ("dead-letter-group", group.encode()),
-    ]
+    assert added_headers(row.headers, poison) == dead_letter_headers(
+        poison, error=b"RuntimeError: poison order-1/3", topic=kafka_topic, group=group
+    )
     assert in_inbox(outbox_url, group, poison_id), "a redelivery would not be skipped"
     # The offsets are past every event: a new consumer of the group gets nothing more.
     assert committed(kafka_bootstrap, group, kafka_topic) == {0: 6, 1: 3}
@@ -311,12 +324,7 @@ def test_undecodable_messages_are_dead_lettered_at_once(
     handler = Recorder()
     loop = make_loop(handler, decoder, dead_letter_topic=dead_letter_topic, attempts=5)
 
-    drain(
-        loop,
-        lambda: (
-            applied_count(outbox_url) == 2 and len(dead_letters(outbox_url, dead_letter_topic)) == 3
-        ),
-    )
+    drain(loop, lambda: handled(outbox_url, dead_letter_topic, effects=2, dead=3))
     assert applied(outbox_url) == {"a": [0, 2]}
     assert set(decoder.calls.values()) == {1}, "an undecodable message was tried again"
     assert set(handler.calls) == {("a", 0), ("a", 2)}
@@ -330,8 +338,7 @@ def test_undecodable_messages_are_dead_lettered_at_once(
     assert [(r.key, r.value) for r in rows] == [(key, b"\x00garbage"), (key, value), (b"", b"")]
     assert [r.event_type for r in rows] == ["test.outbox.Ticked", "test.outbox.Ticked", ""]
     for row, original in zip(rows, sent[1:4], strict=True):
-        assert row.headers[: len(original.headers)] == original.headers
-        assert [n for n, _ in row.headers[len(original.headers) :]] == [
+        assert [n for n, _ in added_headers(row.headers, original)] == [
             "dead-letter-error",
             "dead-letter-source",
             "dead-letter-group",
@@ -409,12 +416,11 @@ def test_the_relay_publishes_a_dead_letter_exactly_once(
     assert record.value() == sent[1].value
     headers = record.headers() or []
     assert isinstance(headers, list)
-    assert headers[: len(sent[1].headers)] == sent[1].headers
-    assert dict(headers[len(sent[1].headers) :]) == {
-        "dead-letter-error": b"RuntimeError: poison a/1",
-        "dead-letter-source": f"{kafka_topic}{sent[1].source}".encode(),
-        "dead-letter-group": group.encode(),
-    }
+    assert dict(added_headers(headers, sent[1])) == dict(
+        dead_letter_headers(
+            sent[1], error=b"RuntimeError: poison a/1", topic=kafka_topic, group=group
+        )
+    )
 
 
 def inbox_rows(url: str) -> Counter[tuple[str, bool]]:
