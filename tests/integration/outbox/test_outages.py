@@ -28,10 +28,12 @@ from tests.integration.outbox._support import (
     SteadyWriter,
     applied_count,
     assert_applied_exactly,
+    assert_on_topic_exactly,
     outbox_counts,
     pg,
     read_topic,
     total_written,
+    wait_until_published,
 )
 from tests.integration.outbox.conftest import PrivateStack
 
@@ -235,7 +237,7 @@ def test_relay_started_while_the_broker_is_down_publishes_once_it_is_back(
                 assert relay.poll() is None, log.read_text()[-3000:]
                 private_stack.stack.start_kafka()
                 broker_down = False
-                eventually(lambda: outbox_counts(url)[1] == total, timeout=120, what="published")
+                wait_until_published(url, total, timeout=120, what="published")
                 relay.send_signal(signal.SIGTERM)
                 assert relay.wait(30) == 0, log.read_text()[-3000:]
             finally:
@@ -243,4 +245,4 @@ def test_relay_started_while_the_broker_is_down_publishes_once_it_is_back(
     finally:
         if broker_down:  # the other tests of the module need it
             private_stack.stack.start_kafka()
-    read_topic(private_stack.bootstrap, topic, expect=total).assert_exactly(dict(writer.next_n))
+    assert_on_topic_exactly(private_stack.bootstrap, topic, writer)

@@ -20,9 +20,12 @@ from saga.testing import eventually
 from tests.integration._kafka import read_committed_messages
 from tests.integration.outbox._support import (
     KeyWriter,
+    assert_on_topic_exactly,
     outbox_counts,
     pg,
     read_topic,
+    total_written,
+    wait_until_published,
 )
 from tests.integration.outbox.conftest import RelayFactory
 
@@ -43,9 +46,9 @@ def test_publishes_every_committed_row_once_in_key_order(
     running_relay(outbox_url)
     for _ in range(40):  # more rows while it runs: woken by NOTIFY
         writer.write(keys[1::3])
-    total = sum(writer.next_n.values())
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=30, what="all published")
-    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+    total = total_written(writer)
+    wait_until_published(outbox_url, total, timeout=30)
+    assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)
 
 
 def test_rows_committing_out_of_order_around_a_poll_are_not_skipped(
