@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from saga.testing import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +49,73 @@ def run_saga(
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+@contextmanager
+def saga_in_background(
+    *args: str, env: dict[str, str], cwd: Path = ROOT, log: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """The executable running while the block runs, for commands that run until stopped.
+
+    Its output is piped, or written to ``log`` (stderr with stdout) when one is given; a
+    process the test left running is killed at the end.
+    """
+    if log is None:
+        process = subprocess.Popen(
+            [saga_executable(), *args],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    else:
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [saga_executable(), *args],
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+def first_line(process: subprocess.Popen[str]) -> str:
+    """The first line a piped process prints (it waits for it)."""
+    assert process.stdout is not None
+    return process.stdout.readline()
+
+
+def assert_exits_on(process: subprocess.Popen[str], sig: signal.Signals, code: int) -> None:
+    """A piped process sent ``sig`` exits with ``code`` and prints no traceback."""
+    process.send_signal(sig)
+    eventually(lambda: process.poll() is not None, timeout=30, what=f"saga exits on {sig.name}")
+    assert process.returncode == code
+    assert process.stderr is not None
+    assert "Traceback" not in process.stderr.read()
+
+
+def wait_until_logged(process: subprocess.Popen[str], log: Path, needle: str, what: str) -> None:
+    """Until ``needle`` is in the log of a process that must still be running then."""
+    eventually(
+        lambda: needle in log.read_text() or process.poll() is not None, timeout=90, what=what
+    )
+    assert process.poll() is None, log.read_text()[-3000:]
+
+
+def assert_sigterm_exits_0(process: subprocess.Popen[str], log: Path) -> None:
+    """A long-running command stops cleanly on SIGTERM (its log says why if not)."""
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0, log.read_text()[-3000:]
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:
