@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from saga.testing import eventually
@@ -34,6 +34,18 @@ def clean_env(stack_dir: Path, **settings: str) -> dict[str, str]:
     env["SAGA_STACK_BACKEND"] = "native"  # never probe a Docker engine here
     env.update(settings)
     return env
+
+
+def env_with_endpoints(
+    stack_dir: Path, database_url: str, kafka_bootstrap: str, **settings: str
+) -> dict[str, str]:
+    """``clean_env`` naming the database and the broker, as an operator's environment does."""
+    return clean_env(
+        stack_dir,
+        SAGA_DATABASE_URL=database_url,
+        SAGA_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        **settings,
+    )
 
 
 def run_saga(
@@ -60,27 +72,20 @@ def saga_in_background(
     Its output is piped, or written to ``log`` (stderr with stdout) when one is given; a
     process the test left running is killed at the end.
     """
-    if log is None:
+    with ExitStack() as files:
+        if log is None:
+            stdout, stderr = subprocess.PIPE, subprocess.PIPE
+        else:
+            stdout, stderr = files.enter_context(log.open("wb")), subprocess.STDOUT
         process = subprocess.Popen(
             [saga_executable(), *args],
             env=env,
             cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=stdout,
+            stderr=stderr,
             stdin=subprocess.DEVNULL,
             text=True,
         )
-    else:
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [saga_executable(), *args],
-                env=env,
-                cwd=cwd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-            )
     try:
         yield process
     finally:

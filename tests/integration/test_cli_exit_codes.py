@@ -11,7 +11,7 @@ import pytest
 from tests._saga_cli import (
     assert_exits_on,
     assert_one_line_error,
-    clean_env,
+    env_with_endpoints,
     first_line,
     run_saga,
     saga_in_background,
@@ -22,11 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(tmp_path: Path, fresh_database_url: str, kafka_bootstrap: str) -> dict[str, str]:
-    return clean_env(
-        tmp_path / "stack",
-        SAGA_DATABASE_URL=fresh_database_url,
-        SAGA_KAFKA_BOOTSTRAP=kafka_bootstrap,
-    )
+    return env_with_endpoints(tmp_path / "stack", fresh_database_url, kafka_bootstrap)
 
 
 def test_db_upgrade_then_relay_lag(env: dict[str, str]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._saga_cli import clean_env, run_saga
+from tests._saga_cli import env_with_endpoints, run_saga
 
 pytestmark = pytest.mark.integration
 
@@ -14,11 +14,7 @@ pytestmark = pytest.mark.integration
 def test_relay_without_tables_names_the_fix_then_upgrade_makes_it_work(
     fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    env = clean_env(
-        tmp_path / "stack",
-        SAGA_DATABASE_URL=fresh_database_url,
-        SAGA_KAFKA_BOOTSTRAP=kafka_bootstrap,
-    )
+    env = env_with_endpoints(tmp_path / "stack", fresh_database_url, kafka_bootstrap)
     before = run_saga("relay", "--lag", env=env)
     assert before.returncode == 2
     assert "Traceback" not in before.stderr
@@ -36,11 +32,8 @@ def test_relay_without_tables_names_the_fix_then_upgrade_makes_it_work(
 
 
 def test_unreachable_database_is_one_line(kafka_bootstrap: str, tmp_path: Path) -> None:
-    env = clean_env(
-        tmp_path / "stack",
-        SAGA_DATABASE_URL="postgresql+psycopg://saga:pw@127.0.0.1:1/saga",
-        SAGA_KAFKA_BOOTSTRAP=kafka_bootstrap,
-    )
+    unreachable = "postgresql+psycopg://saga:pw@127.0.0.1:1/saga"
+    env = env_with_endpoints(tmp_path / "stack", unreachable, kafka_bootstrap)
     done = run_saga("db", "upgrade", env=env)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

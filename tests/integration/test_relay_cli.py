@@ -11,7 +11,7 @@ import pytest
 from saga.tables import upgrade_database
 from tests._saga_cli import (
     assert_sigterm_exits_0,
-    clean_env,
+    env_with_endpoints,
     run_saga,
     saga_in_background,
     wait_until_logged,
@@ -22,22 +22,14 @@ pytestmark = pytest.mark.integration
 NO_BROKER = "127.0.0.1:1"  # nothing listens there
 
 
-def relay_env(
-    tmp_path: Path, database_url: str, kafka_bootstrap: str, **extra: str
-) -> dict[str, str]:
-    return clean_env(
-        tmp_path / "stack",
-        SAGA_DATABASE_URL=database_url,
-        SAGA_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        **extra,
-    )
-
-
 def test_lag_needs_no_broker(fresh_database_url: str, tmp_path: Path) -> None:
     upgrade_database(fresh_database_url)
     started = time.monotonic()
     done = run_saga(
-        "relay", "--lag", env=relay_env(tmp_path, fresh_database_url, NO_BROKER), timeout=60
+        "relay",
+        "--lag",
+        env=env_with_endpoints(tmp_path / "stack", fresh_database_url, NO_BROKER),
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "backlog 0 rows" in done.stdout
@@ -53,7 +45,9 @@ def test_a_broker_refusing_the_login_is_waited_for_not_fatal(
         '{"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", '
         f'"sasl.username": "app", "sasl.password": "{secret}"}}'
     )
-    env = relay_env(tmp_path, fresh_database_url, kafka_bootstrap, SAGA_KAFKA_OPTIONS=options)
+    env = env_with_endpoints(
+        tmp_path / "stack", fresh_database_url, kafka_bootstrap, SAGA_KAFKA_OPTIONS=options
+    )
     log = tmp_path / "relay.log"
     with saga_in_background("relay", env=env, log=log) as relay:
         wait_until_logged(relay, log, "did not answer", what="relay reports the broker")
@@ -67,7 +61,9 @@ def test_missing_tables_stop_the_relay_with_the_fix(
     fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     done = run_saga(
-        "relay", env=relay_env(tmp_path, fresh_database_url, kafka_bootstrap), timeout=60
+        "relay",
+        env=env_with_endpoints(tmp_path / "stack", fresh_database_url, kafka_bootstrap),
+        timeout=60,
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

@@ -64,22 +64,25 @@ def died_with(proc: subprocess.Popen[bytes], sig: signal.Signals, procs: Procs) 
     assert code == -sig, procs.log_of(procs.started.index(proc))
 
 
+def publish_the_rest(procs: Procs, url: str, bootstrap: str, writer: KeyWriter) -> None:
+    """A relay started after the crash publishes what is left, then stops."""
+    second = procs.start("relay", url, bootstrap, "3")
+    wait_until_published(url, total_written(writer), timeout=60)
+    procs.stop(second)
+
+
 def test_relay_killed_after_the_broker_acknowledged_before_marking(
     outbox_url: str, engine: Engine, kafka_topic: str, kafka_bootstrap: str, procs: Procs
 ) -> None:
     writer = KeyWriter(engine, kafka_topic)
     write_rounds(writer, 200)
-    total = total_written(writer)
     # Small batches: several transactions, the third one killed between commit and mark.
     first = procs.start(
         "relay", outbox_url, kafka_bootstrap, "3", "100", crash_at="relay.after_commit:3"
     )
     died_with(first, signal.SIGKILL, procs)
     write_rounds(writer, 50)
-    total = total_written(writer)
-    second = procs.start("relay", outbox_url, kafka_bootstrap, "3")
-    wait_until_published(outbox_url, total, timeout=60)
-    procs.stop(second)
+    publish_the_rest(procs, outbox_url, kafka_bootstrap, writer)
     # The restarted relay found rows on Kafka that were never marked, and did not resend them.
     assert re.search(r"marked [1-9]\d* rows that an earlier relay published", procs.log_of(1))
     assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)
@@ -94,10 +97,7 @@ def test_relay_killed_before_its_commit_publishes_nothing_twice(
         "relay", outbox_url, kafka_bootstrap, "3", "100", crash_at="relay.before_commit:2"
     )
     died_with(first, signal.SIGKILL, procs)
-    total = total_written(writer)
-    second = procs.start("relay", outbox_url, kafka_bootstrap, "3")
-    wait_until_published(outbox_url, total, timeout=60)
-    procs.stop(second)
+    publish_the_rest(procs, outbox_url, kafka_bootstrap, writer)
     assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from saga.testing import eventually
 from tests._saga_cli import (
     assert_sigterm_exits_0,
-    clean_env,
+    env_with_endpoints,
     saga_in_background,
     wait_until_logged,
 )
@@ -215,9 +215,7 @@ def test_relay_started_while_the_broker_is_down_publishes_once_it_is_back(
         writer.write([f"k{i % 4}", f"k{(i + 1) % 4}"])
     engine.dispose()
     total = total_written(writer)
-    env = clean_env(
-        tmp_path / "stack", SAGA_DATABASE_URL=url, SAGA_KAFKA_BOOTSTRAP=private_stack.bootstrap
-    )
+    env = env_with_endpoints(tmp_path / "stack", url, private_stack.bootstrap)
     log = tmp_path / "relay.log"
     private_stack.stack.stop_kafka()
     broker_down = True
