@@ -230,7 +230,9 @@ def added_headers(headers: RawHeaders, original: Sent) -> RawHeaders:
     return headers[len(original.headers) :]
 
 
-def dead_letter_headers(original: Sent, *, error: bytes, topic: str, group: str) -> RawHeaders:
+def expected_dead_letter_headers(
+    original: Sent, *, error: bytes, topic: str, group: str
+) -> RawHeaders:
     """The headers the consumer in ``group`` adds, in order, when it dead-letters
     ``original`` (read from ``topic``) after ``error``."""
     return [
@@ -285,7 +287,7 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_goes_on(
     poison_id = Envelope.from_headers(poison.headers).event_id
     assert (row.key, row.value, row.event_id) == (poison.key, poison.value, poison_id)
     assert row.event_type == "test.outbox.Ticked"
-    assert added_headers(row.headers, poison) == dead_letter_headers(
+    assert added_headers(row.headers, poison) == expected_dead_letter_headers(
         poison, error=b"RuntimeError: poison order-1/3", topic=kafka_topic, group=group
     )
     assert in_inbox(outbox_url, group, poison_id), "a redelivery would not be skipped"
@@ -417,7 +419,7 @@ def test_the_relay_publishes_a_dead_letter_exactly_once(
     headers = record.headers() or []
     assert isinstance(headers, list)
     assert dict(added_headers(headers, sent[1])) == dict(
-        dead_letter_headers(
+        expected_dead_letter_headers(
             sent[1], error=b"RuntimeError: poison a/1", topic=kafka_topic, group=group
         )
     )
