@@ -48,29 +48,14 @@ def env_with_endpoints(
     )
 
 
-def run_saga(
-    *args: str, env: dict[str, str], cwd: Path = ROOT, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [saga_executable(), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-
-
 @contextmanager
-def saga_in_background(
+def saga_process(
     *args: str, env: dict[str, str], cwd: Path = ROOT, log: Path | None = None
 ) -> Iterator[subprocess.Popen[str]]:
-    """The executable running while the block runs, for commands that run until stopped.
+    """The executable started for the block, e.g. a command that runs until it is stopped.
 
     Its output is piped, or written to ``log`` (stderr with stdout) when one is given; a
-    process the test left running is killed at the end.
+    process still running at the end of the block is killed.
     """
     with ExitStack() as files:
         if log is None:
@@ -92,6 +77,15 @@ def saga_in_background(
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=30)
+
+
+def run_saga(
+    *args: str, env: dict[str, str], cwd: Path = ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """One command run to its end, its output captured."""
+    with saga_process(*args, env=env, cwd=cwd) as process:
+        stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def first_line(process: subprocess.Popen[str]) -> str:

@@ -14,7 +14,7 @@ from tests._saga_cli import (
     env_with_endpoints,
     first_line,
     run_saga,
-    saga_in_background,
+    saga_process,
 )
 
 pytestmark = pytest.mark.integration
@@ -47,6 +47,6 @@ def test_db_upgrade_to_an_unknown_revision_is_one_line(env: dict[str, str]) -> N
 
 def test_the_relay_runs_until_sigterm_and_exits_0(env: dict[str, str]) -> None:
     assert run_saga("db", "upgrade", env=env).returncode == 0
-    with saga_in_background("relay", "--poll-interval", "0.2", env=env) as process:
+    with saga_process("relay", "--poll-interval", "0.2", env=env) as process:
         assert "running; Ctrl-C stops it" in first_line(process)
         assert_exits_on(process, signal.SIGTERM, 0)

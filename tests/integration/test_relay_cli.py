@@ -13,7 +13,7 @@ from tests._saga_cli import (
     assert_sigterm_exits_0,
     env_with_endpoints,
     run_saga,
-    saga_in_background,
+    saga_process,
     wait_until_logged,
 )
 
@@ -49,7 +49,7 @@ def test_a_broker_refusing_the_login_is_waited_for_not_fatal(
         tmp_path / "stack", fresh_database_url, kafka_bootstrap, SAGA_KAFKA_OPTIONS=options
     )
     log = tmp_path / "relay.log"
-    with saga_in_background("relay", env=env, log=log) as relay:
+    with saga_process("relay", env=env, log=log) as relay:
         wait_until_logged(relay, log, "did not answer", what="relay reports the broker")
         assert_sigterm_exits_0(relay, log)
     text = log.read_text()

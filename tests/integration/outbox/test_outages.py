@@ -20,7 +20,7 @@ from saga.testing import eventually
 from tests._saga_cli import (
     assert_sigterm_exits_0,
     env_with_endpoints,
-    saga_in_background,
+    saga_process,
     wait_until_logged,
 )
 from tests.integration.outbox._apps import EFFECT_DDL
@@ -220,7 +220,7 @@ def test_relay_started_while_the_broker_is_down_publishes_once_it_is_back(
     private_stack.stack.stop_kafka()
     broker_down = True
     try:
-        with saga_in_background("relay", env=env, log=log) as relay:
+        with saga_process("relay", env=env, log=log) as relay:
             wait_until_logged(relay, log, "did not answer", what="relay reports the broker away")
             private_stack.stack.start_kafka()
             broker_down = False
