@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+from saga.testing import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,19 +36,85 @@ def clean_env(stack_dir: Path, **settings: str) -> dict[str, str]:
     return env
 
 
+def env_with_endpoints(
+    stack_dir: Path, database_url: str, kafka_bootstrap: str, **settings: str
+) -> dict[str, str]:
+    """``clean_env`` naming the database and the broker, as an operator's environment does."""
+    return clean_env(
+        stack_dir,
+        SAGA_DATABASE_URL=database_url,
+        SAGA_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        **settings,
+    )
+
+
+@contextmanager
+def saga_process(
+    *args: str, env: dict[str, str], cwd: Path = ROOT, log: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """The executable started for the block, e.g. a command that runs until it is stopped.
+
+    Its output is piped, or written to ``log`` (stderr with stdout) when one is given; a
+    process still running at the end of the block is killed.
+    """
+    with ExitStack() as files:
+        if log is None:
+            stdout, stderr = subprocess.PIPE, subprocess.PIPE
+        else:
+            stdout, stderr = files.enter_context(log.open("wb")), subprocess.STDOUT
+        process = subprocess.Popen(
+            [saga_executable(), *args],
+            env=env,
+            cwd=cwd,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
 def run_saga(
     *args: str, env: dict[str, str], cwd: Path = ROOT, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [saga_executable(), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
+    """One command run to its end, its output captured."""
+    with saga_process(*args, env=env, cwd=cwd) as process:
+        stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def first_line(process: subprocess.Popen[str]) -> str:
+    """The first line a piped process prints (it waits for it)."""
+    assert process.stdout is not None
+    return process.stdout.readline()
+
+
+def assert_exits_on(process: subprocess.Popen[str], sig: signal.Signals, code: int) -> None:
+    """A piped process sent ``sig`` exits with ``code`` and prints no traceback."""
+    process.send_signal(sig)
+    eventually(lambda: process.poll() is not None, timeout=30, what=f"saga exits on {sig.name}")
+    assert process.returncode == code
+    assert process.stderr is not None
+    assert "Traceback" not in process.stderr.read()
+
+
+def wait_until_logged(process: subprocess.Popen[str], log: Path, needle: str, what: str) -> None:
+    """Until ``needle`` is in the log of a process that must still be running then."""
+    eventually(
+        lambda: needle in log.read_text() or process.poll() is not None, timeout=90, what=what
     )
+    assert process.poll() is None, log.read_text()[-3000:]
+
+
+def assert_sigterm_exits_0(process: subprocess.Popen[str], log: Path) -> None:
+    """A long-running command stops cleanly on SIGTERM (its log says why if not)."""
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0, log.read_text()[-3000:]
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:

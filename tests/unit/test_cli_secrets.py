@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-SAGA = Path(sys.executable).parent / "saga"  # the console script pip installed
+from tests._saga_cli import clean_env, run_saga
+
 SECRET = "hunter2"
 BAD_URL = f"postgresql+psycopg://saga:{SECRET}%zz@127.0.0.1:5432/saga"  # a raw % in the password
 BAD_OPTIONS = f'["sasl.password", "{SECRET}"]'  # a JSON list, not an object
 
 
 def run(*args: str, stack_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    assert SAGA.is_file(), f"{SAGA} is missing: run `make .venv/.installed`"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
-    clean.update(SAGA_STACK_DIR=str(stack_dir), SAGA_KAFKA_BOOTSTRAP="127.0.0.1:1", **env)
-    return subprocess.run(
-        [str(SAGA), *args],
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    settings = clean_env(stack_dir, SAGA_KAFKA_BOOTSTRAP="127.0.0.1:1", **env)
+    return run_saga(*args, env=settings, timeout=60)
 
 
 def assert_one_line_without_secret(done: subprocess.CompletedProcess[str], needle: str) -> None:

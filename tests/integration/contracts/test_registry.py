@@ -5,102 +5,47 @@ registry failures turned into the framework's errors."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
-from uuid import UUID
+from typing import Protocol
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from pydantic import SecretStr
 
 from saga.contracts import _registry
 from saga.contracts.envelope import Envelope
-from saga.contracts.events import AvroLong, Event, Record
+from saga.contracts.events import Event
 from saga.contracts.schemas import load_contracts
 from saga.contracts.serde import Encoded, Serializer
 from saga.errors import RegistryUnavailable, UnknownSchemaError
 from saga.settings import KafkaValue, Settings
 from saga.testing import eventually
-from services.contracts import Address, OrderApproved, OrderLine, OrderPlaced
+from services.contracts import OrderApproved, OrderLine, OrderPlaced
+from tests._samples import AT, AVRO, ORDER, OTHER, OrderPlacedV1, order_placed, order_placed_v1
+from tests.integration._kafka import poll_messages
 from tests.integration.contracts._apicurio import CCOMPAT, Registry
 
 pytestmark = pytest.mark.integration
 
-AVRO = Path(__file__).resolve().parents[3] / "avro"
 SUBJECT = "shop.orders.OrderPlaced"
-ORDER = UUID("6f1f8a36-2a7c-4d0e-9a53-6c1b2f0e7d11")
-CUSTOMER = UUID("0b9a4f5e-1c2d-4e3f-8a7b-9c0d1e2f3a4b")
-AT = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
 # A request the serializer never makes: once the registry has counted it, it has counted
 # every request sent before it.
 MARKER = ("GET", CCOMPAT + "/subjects")
 
 
-def _v1_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((AVRO / "shop/orders/OrderPlaced.v1.avsc").read_text())
-    return schema
-
-
-class OrderLineV1(Record):
-    sku: str
-    quantity: int
-    unit_price_cents: AvroLong
-
-
-class AddressV1(Record):
-    line1: str
-    line2: str | None = None
-    city: str
-    postal_code: str
-    country: str
-
-
-class OrderPlacedV1(Event, name=SUBJECT, schema=_v1_schema(), register=False):
-    """A service still on contract v1 of OrderPlaced."""
-
-    order_id: UUID
-    customer_id: UUID
-    placed_at: datetime
-    currency: str
-    total_cents: AvroLong
-    lines: list[OrderLineV1]
-    shipping_address: AddressV1
+# The registry tests' order has a single line.
+LINES = [OrderLine(sku="SKU-1001", quantity=2, unit_price_cents=6_000)]
 
 
 def _order_placed() -> OrderPlaced:
-    return OrderPlaced(
-        order_id=ORDER,
-        customer_id=CUSTOMER,
-        placed_at=AT,
-        currency="EUR",
-        total_cents=12_345,
-        lines=[OrderLine(sku="SKU-1001", quantity=2, unit_price_cents=6_000)],
-        shipping_address=Address(
-            line1="1 Main Street", city="Berlin", postal_code="10115", country="DE"
-        ),
-        channel="MOBILE",
-        coupon_code="SPRING24",
-    )
+    return order_placed(lines=LINES)
 
 
 def _order_placed_v1() -> OrderPlacedV1:
-    return OrderPlacedV1(
-        order_id=ORDER,
-        customer_id=CUSTOMER,
-        placed_at=AT,
-        currency="EUR",
-        total_cents=12_345,
-        lines=[OrderLineV1(sku="SKU-1001", quantity=2, unit_price_cents=6_000)],
-        shipping_address=AddressV1(
-            line1="1 Main Street", city="Berlin", postal_code="10115", country="DE"
-        ),
-    )
+    return order_placed_v1(lines=LINES)
 
 
 class MakeSerializer(Protocol):
@@ -252,21 +197,6 @@ def test_a_stopped_registry_is_retriable_and_cached_ids_keep_working(
     assert on_decode.value.retriable
 
 
-def _consume(consumer: Consumer, count: int, timeout: float = 30.0) -> list[Message]:
-    got: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count and time.monotonic() < deadline:
-        msg = consumer.poll(0.2)
-        if msg is None:
-            continue
-        error = msg.error()
-        if error is not None:
-            assert error.code() == KafkaError._PARTITION_EOF, error
-            continue
-        got.append(msg)
-    return got
-
-
 def _headers(msg: Message) -> list[tuple[str, bytes | str | None]]:
     headers = msg.headers()
     assert isinstance(headers, list), headers  # what the consumer hands back for a message
@@ -281,7 +211,7 @@ def test_events_cross_a_real_broker(
 ) -> None:
     events: list[Event] = [
         _order_placed(),
-        OrderApproved(order_id=ORDER, approved_at=AT, payment_id=CUSTOMER, shipment_id=CUSTOMER),
+        OrderApproved(order_id=ORDER, approved_at=AT, payment_id=OTHER, shipment_id=OTHER),
     ]
     producer_serde = make_serializer(schema_registry.url)
     sent = [_encode(producer_serde, event) for event in events]
@@ -309,7 +239,7 @@ def test_events_cross_a_real_broker(
         # Both events share the order's key, so they sit in order on one partition.
         partitions = [TopicPartition(kafka_topic, p, 0) for p in range(3)]
         consumer.assign(partitions)
-        received = _consume(consumer, len(sent))
+        received = poll_messages(consumer, len(sent))
     finally:
         consumer.close()
     assert [msg.key() for msg in received] == [encoded.key for encoded in sent]

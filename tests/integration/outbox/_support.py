@@ -23,6 +23,7 @@ from saga.contracts.events import AvroLong, Event
 from saga.contracts.serde import Serializer
 from saga.outbox.writer import Outbox, OutboxEntry
 from saga.settings import Settings
+from saga.testing import eventually
 
 AVRO = Path(__file__).parent / "avro"
 SCHEMA: dict[str, Any] = json.loads((AVRO / "test/outbox/Ticked.v1.avsc").read_text())
@@ -238,6 +239,18 @@ class SteadyWriter:
 def total_written(writer: KeyWriter) -> int:
     with writer.lock:
         return sum(writer.next_n.values())
+
+
+def wait_until_published(
+    url: str, total: int, *, timeout: float, what: str = "all published"
+) -> None:
+    """Until the relay has marked ``total`` outbox rows published."""
+    eventually(lambda: outbox_counts(url)[1] == total, timeout=timeout, what=what)
+
+
+def assert_on_topic_exactly(bootstrap: str, topic: str, writer: KeyWriter) -> None:
+    """Every event ``writer`` committed is on ``topic`` once, in per-key order."""
+    read_topic(bootstrap, topic, expect=total_written(writer)).assert_exactly(dict(writer.next_n))
 
 
 def applied_count(url: str) -> int:

@@ -14,11 +14,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import Engine
 
 from saga.testing import eventually
+from tests.integration._kafka import new_topic
 from tests.integration.outbox._apps import EFFECT_DDL, dead_letter_topic_of
 from tests.integration.outbox._procs import Procs, is_stopped
 from tests.integration.outbox._support import (
@@ -27,10 +26,11 @@ from tests.integration.outbox._support import (
     applied_by_key,
     applied_count,
     assert_applied_exactly,
-    outbox_counts,
+    assert_on_topic_exactly,
     pg,
-    read_topic,
     serializer,
+    total_written,
+    wait_until_published,
 )
 from tests.integration.outbox.conftest import RelayFactory
 
@@ -44,9 +44,31 @@ def write_rounds(writer: KeyWriter, rounds: int) -> None:
         writer.write(KEYS[i % 4 :: 3])
 
 
+@pytest.fixture
+def published_backlog(
+    outbox_url: str, engine: Engine, kafka_topic: str, running_relay: RelayFactory
+) -> KeyWriter:
+    """Where the consumer crash tests start: 150 rounds of events written and published by
+    a relay that keeps running, and the effect table empty; returns their writer."""
+    with pg(outbox_url) as conn:
+        conn.execute(EFFECT_DDL)
+    writer = KeyWriter(engine, kafka_topic)
+    write_rounds(writer, 150)
+    running_relay(outbox_url)
+    wait_until_published(outbox_url, total_written(writer), timeout=60)
+    return writer
+
+
 def died_with(proc: subprocess.Popen[bytes], sig: signal.Signals, procs: Procs) -> None:
     code = eventually(lambda: proc.poll(), timeout=60, what="process reached its crash point")
     assert code == -sig, procs.log_of(procs.started.index(proc))
+
+
+def publish_the_rest(procs: Procs, url: str, bootstrap: str, writer: KeyWriter) -> None:
+    """A relay started after the crash publishes what is left, then stops."""
+    second = procs.start("relay", url, bootstrap, "3")
+    wait_until_published(url, total_written(writer), timeout=60)
+    procs.stop(second)
 
 
 def test_relay_killed_after_the_broker_acknowledged_before_marking(
@@ -54,20 +76,16 @@ def test_relay_killed_after_the_broker_acknowledged_before_marking(
 ) -> None:
     writer = KeyWriter(engine, kafka_topic)
     write_rounds(writer, 200)
-    total = sum(writer.next_n.values())
     # Small batches: several transactions, the third one killed between commit and mark.
     first = procs.start(
         "relay", outbox_url, kafka_bootstrap, "3", "100", crash_at="relay.after_commit:3"
     )
     died_with(first, signal.SIGKILL, procs)
     write_rounds(writer, 50)
-    total = sum(writer.next_n.values())
-    second = procs.start("relay", outbox_url, kafka_bootstrap, "3")
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
-    procs.stop(second)
+    publish_the_rest(procs, outbox_url, kafka_bootstrap, writer)
     # The restarted relay found rows on Kafka that were never marked, and did not resend them.
     assert re.search(r"marked [1-9]\d* rows that an earlier relay published", procs.log_of(1))
-    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+    assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)
 
 
 def test_relay_killed_before_its_commit_publishes_nothing_twice(
@@ -79,30 +97,21 @@ def test_relay_killed_before_its_commit_publishes_nothing_twice(
         "relay", outbox_url, kafka_bootstrap, "3", "100", crash_at="relay.before_commit:2"
     )
     died_with(first, signal.SIGKILL, procs)
-    total = sum(writer.next_n.values())
-    second = procs.start("relay", outbox_url, kafka_bootstrap, "3")
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
-    procs.stop(second)
-    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+    publish_the_rest(procs, outbox_url, kafka_bootstrap, writer)
+    assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)
 
 
 @pytest.mark.parametrize("crash_at", ["inbox.after_db_commit:3", "inbox.in_handler:250"])
 def test_consumer_killed_applies_every_event_once(
     crash_at: str,
     outbox_url: str,
-    engine: Engine,
     kafka_topic: str,
     kafka_bootstrap: str,
     procs: Procs,
-    running_relay: RelayFactory,
+    published_backlog: KeyWriter,
 ) -> None:
-    with pg(outbox_url) as conn:
-        conn.execute(EFFECT_DDL)
-    writer = KeyWriter(engine, kafka_topic)
-    write_rounds(writer, 150)
-    running_relay(outbox_url)
-    total = sum(writer.next_n.values())
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    writer = published_backlog
+    total = total_written(writer)
     group = f"effects-{kafka_topic}"
     args = ("consume", outbox_url, kafka_bootstrap, kafka_topic, group)
     first = procs.start(*args, crash_at=crash_at)
@@ -112,7 +121,7 @@ def test_consumer_killed_applies_every_event_once(
     assert row is not None
     assert 0 < row[0] < total, "the consumer died part-way"
     write_rounds(writer, 30)  # more while the consumer is down
-    total = sum(writer.next_n.values())
+    total = total_written(writer)
     second = procs.start(*args)
 
     eventually(lambda: applied_count(outbox_url) >= total, timeout=60, what="all applied")
@@ -160,44 +169,34 @@ def test_a_paused_relay_cannot_publish_after_another_took_its_lanes(
     eventually(lambda: zombie.poll() is None and is_stopped(zombie.pid), timeout=60, what="paused")
     other = procs.start("relay", outbox_url, kafka_bootstrap, "2")
     background.join(60)
-    total = sum(writer.next_n.values())
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="taken over")
+    total = total_written(writer)
+    wait_until_published(outbox_url, total, timeout=60, what="taken over")
     zombie.send_signal(signal.SIGCONT)  # it wakes up believing it still holds its lanes
     write_rounds(writer, 100)
-    total = sum(writer.next_n.values())
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    total = total_written(writer)
+    wait_until_published(outbox_url, total, timeout=60)
     assert procs.stop(other) == 0
     # Fenced, the zombie carried on (with the lanes it was given back): it did not crash.
     assert procs.stop(zombie) == 0, procs.log_of(0)[-3000:]
-    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+    assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)
 
 
 @pytest.fixture
 def dead_letter_topic(kafka_bootstrap: str, kafka_topic: str) -> Iterator[str]:
     """The topic ``_apps consume ... <poison>`` dead-letters to."""
-    name = dead_letter_topic_of(kafka_topic)
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
-    yield name
-    admin.delete_topics([name])[name].result(30)
+    with new_topic(kafka_bootstrap, dead_letter_topic_of(kafka_topic)) as name:
+        yield name
 
 
 def test_consumer_killed_after_a_dead_letter_writes_it_once(
     outbox_url: str,
-    engine: Engine,
     kafka_topic: str,
     kafka_bootstrap: str,
     dead_letter_topic: str,
     procs: Procs,
-    running_relay: RelayFactory,
+    published_backlog: KeyWriter,
 ) -> None:
-    with pg(outbox_url) as conn:
-        conn.execute(EFFECT_DDL)
-    writer = KeyWriter(engine, kafka_topic)
-    write_rounds(writer, 150)
-    running_relay(outbox_url)
-    total = sum(writer.next_n.values())
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    writer = published_backlog
     poisoned = KEYS[0]
     poison_n = writer.next_n[poisoned] // 2  # good events of its key before and after it
     group = f"effects-{kafka_topic}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,8 +12,6 @@ from datetime import timedelta
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +27,7 @@ from saga.outbox.inbox import (
     dead_letter_id,
 )
 from saga.testing import eventually
+from tests.integration._kafka import new_topic, read_committed_messages
 from tests.integration.outbox._apps import EFFECT_DDL, apply_tick
 from tests.integration.outbox._support import Ticked, pg, serializer
 from tests.integration.outbox._support import applied_by_key as applied
@@ -130,11 +128,8 @@ def group(kafka_topic: str) -> str:
 
 @pytest.fixture
 def dead_letter_topic(kafka_bootstrap: str) -> Iterator[str]:
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    name = f"dlq-{uuid.uuid4().hex[:12]}"
-    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
-    yield name
-    admin.delete_topics([name])[name].result(30)
+    with new_topic(kafka_bootstrap, f"dlq-{uuid.uuid4().hex[:12]}") as name:
+        yield name
 
 
 @pytest.fixture
@@ -224,6 +219,29 @@ def dead_letters(url: str, topic: str) -> list[DeadLetterRow]:
     ]
 
 
+def handled(url: str, dead_letter_topic: str, *, effects: int, dead: int) -> bool:
+    """Whether exactly ``effects`` events were applied and ``dead`` dead-lettered."""
+    return applied_count(url) == effects and len(dead_letters(url, dead_letter_topic)) == dead
+
+
+def added_headers(headers: RawHeaders, original: Sent) -> RawHeaders:
+    """The headers a dead letter carries beyond ``original``'s, which it keeps as they were."""
+    assert headers[: len(original.headers)] == original.headers
+    return headers[len(original.headers) :]
+
+
+def expected_dead_letter_headers(
+    original: Sent, *, error: bytes, topic: str, group: str
+) -> RawHeaders:
+    """The headers the consumer in ``group`` adds, in order, when it dead-letters
+    ``original`` (read from ``topic``) after ``error``."""
+    return [
+        ("dead-letter-error", error),
+        ("dead-letter-source", f"{topic}{original.source}".encode()),
+        ("dead-letter-group", group.encode()),
+    ]
+
+
 def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     """The group's committed offsets (partitions without a commit are left out)."""
     reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
@@ -261,12 +279,7 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_goes_on(
     handler = Recorder(lambda event, _: (event.key, event.n) == ("order-1", 3))
     loop = make_loop(handler, dead_letter_topic=dead_letter_topic, attempts=attempts)
 
-    drain(
-        loop,
-        lambda: (
-            applied_count(outbox_url) == 8 and len(dead_letters(outbox_url, dead_letter_topic)) == 1
-        ),
-    )
+    drain(loop, lambda: handled(outbox_url, dead_letter_topic, effects=8, dead=1))
     assert applied(outbox_url) == {"order-1": [0, 1, 2, 4, 5], "order-2": [0, 1, 2]}
     assert handler.calls["order-1", 3] == attempts
 
@@ -274,12 +287,9 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_goes_on(
     poison_id = Envelope.from_headers(poison.headers).event_id
     assert (row.key, row.value, row.event_id) == (poison.key, poison.value, poison_id)
     assert row.event_type == "test.outbox.Ticked"
-    assert row.headers == [
-        *poison.headers,
-        ("dead-letter-error", b"RuntimeError: poison order-1/3"),
-        ("dead-letter-source", f"{kafka_topic}{poison.source}".encode()),
-        ("dead-letter-group", group.encode()),
-    ]
+    assert added_headers(row.headers, poison) == expected_dead_letter_headers(
+        poison, error=b"RuntimeError: poison order-1/3", topic=kafka_topic, group=group
+    )
     assert in_inbox(outbox_url, group, poison_id), "a redelivery would not be skipped"
     # The offsets are past every event: a new consumer of the group gets nothing more.
     assert committed(kafka_bootstrap, group, kafka_topic) == {0: 6, 1: 3}
@@ -316,12 +326,7 @@ def test_undecodable_messages_are_dead_lettered_at_once(
     handler = Recorder()
     loop = make_loop(handler, decoder, dead_letter_topic=dead_letter_topic, attempts=5)
 
-    drain(
-        loop,
-        lambda: (
-            applied_count(outbox_url) == 2 and len(dead_letters(outbox_url, dead_letter_topic)) == 3
-        ),
-    )
+    drain(loop, lambda: handled(outbox_url, dead_letter_topic, effects=2, dead=3))
     assert applied(outbox_url) == {"a": [0, 2]}
     assert set(decoder.calls.values()) == {1}, "an undecodable message was tried again"
     assert set(handler.calls) == {("a", 0), ("a", 2)}
@@ -335,8 +340,7 @@ def test_undecodable_messages_are_dead_lettered_at_once(
     assert [(r.key, r.value) for r in rows] == [(key, b"\x00garbage"), (key, value), (b"", b"")]
     assert [r.event_type for r in rows] == ["test.outbox.Ticked", "test.outbox.Ticked", ""]
     for row, original in zip(rows, sent[1:4], strict=True):
-        assert row.headers[: len(original.headers)] == original.headers
-        assert [n for n, _ in row.headers[len(original.headers) :]] == [
+        assert [n for n, _ in added_headers(row.headers, original)] == [
             "dead-letter-error",
             "dead-letter-source",
             "dead-letter-group",
@@ -390,38 +394,6 @@ def test_without_a_dead_letter_topic_a_failing_event_stops_the_consumer(
         assert conn.execute("SELECT count(*) FROM saga_outbox").fetchone() == (0,)
 
 
-def read_raw(bootstrap: str, topic: str, *, expect: int, timeout: float = 60) -> list[Message]:
-    """Every committed record of ``topic``, read to the end of each partition."""
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"check-{uuid.uuid4().hex}",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    records: list[Message] = []
-    try:
-        partitions = set(reader.list_topics(topic, timeout=30).topics[topic].partitions)
-        reader.assign([TopicPartition(topic, p, 0) for p in partitions])
-        at_end: set[int] = set()
-        deadline = time.monotonic() + timeout
-        while not (len(records) >= expect and at_end == partitions):
-            assert time.monotonic() < deadline, f"read {len(records)} of {expect} records"
-            for message in reader.consume(100, 0.5):
-                error = message.error()
-                if error is None:
-                    records.append(message)
-                    at_end.discard(message.partition() or 0)
-                else:
-                    assert error.code() == KafkaError._PARTITION_EOF, error
-                    at_end.add(message.partition() or 0)
-    finally:
-        reader.close()
-    return records
-
-
 def test_the_relay_publishes_a_dead_letter_exactly_once(
     outbox_url: str,
     kafka_bootstrap: str,
@@ -441,17 +413,16 @@ def test_the_relay_publishes_a_dead_letter_exactly_once(
         lambda: [r.published for r in dead_letters(outbox_url, dead_letter_topic)] == [True],
         what="dead letter published",
     )
-    [record] = read_raw(kafka_bootstrap, dead_letter_topic, expect=1)
+    [record] = read_committed_messages(kafka_bootstrap, dead_letter_topic, expect=1)
     assert record.key() == sent[1].key
     assert record.value() == sent[1].value
     headers = record.headers() or []
     assert isinstance(headers, list)
-    assert headers[: len(sent[1].headers)] == sent[1].headers
-    assert dict(headers[len(sent[1].headers) :]) == {
-        "dead-letter-error": b"RuntimeError: poison a/1",
-        "dead-letter-source": f"{kafka_topic}{sent[1].source}".encode(),
-        "dead-letter-group": group.encode(),
-    }
+    assert dict(added_headers(headers, sent[1])) == dict(
+        expected_dead_letter_headers(
+            sent[1], error=b"RuntimeError: poison a/1", topic=kafka_topic, group=group
+        )
+    )
 
 
 def inbox_rows(url: str) -> Counter[tuple[str, bool]]:

@@ -20,10 +20,11 @@ from saga.testing import eventually
 from tests.integration.outbox._procs import Procs, is_stopped
 from tests.integration.outbox._support import (
     KeyWriter,
+    assert_on_topic_exactly,
     outbox_counts,
     pg,
-    read_topic,
     total_written,
+    wait_until_published,
 )
 
 pytestmark = pytest.mark.integration
@@ -51,9 +52,9 @@ def test_a_row_committing_below_the_batch_in_flight_keeps_its_key_order(
     writer.write(["late"])  # ...and late #1 is written after it committed
     relay.send_signal(signal.SIGCONT)
     total = total_written(writer)
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=60, what="all published")
+    wait_until_published(outbox_url, total, timeout=60)
     assert procs.stop(relay) == 0
-    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+    assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)
 
 
 @dataclass
@@ -199,5 +200,5 @@ def test_random_commit_timing_two_relays_a_pause_and_a_kill_keep_every_key_in_or
             raise w.error
     assert sum(w.rollbacks for w in writers if isinstance(w, RandomWriter)) > 0
     total = total_written(writer)
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=90, what="all published")
-    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+    wait_until_published(outbox_url, total, timeout=90)
+    assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)

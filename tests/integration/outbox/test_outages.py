@@ -8,10 +8,6 @@ outage by themselves. At the end every committed outbox row is on the topic exac
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +17,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from saga.testing import eventually
+from tests._saga_cli import (
+    assert_sigterm_exits_0,
+    env_with_endpoints,
+    saga_process,
+    wait_until_logged,
+)
 from tests.integration.outbox._apps import EFFECT_DDL
 from tests.integration.outbox._procs import Procs, processes
 from tests.integration.outbox._support import (
@@ -28,10 +30,12 @@ from tests.integration.outbox._support import (
     SteadyWriter,
     applied_count,
     assert_applied_exactly,
+    assert_on_topic_exactly,
     outbox_counts,
     pg,
     read_topic,
     total_written,
+    wait_until_published,
 )
 from tests.integration.outbox.conftest import PrivateStack
 
@@ -211,36 +215,18 @@ def test_relay_started_while_the_broker_is_down_publishes_once_it_is_back(
         writer.write([f"k{i % 4}", f"k{(i + 1) % 4}"])
     engine.dispose()
     total = total_written(writer)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
-    env.update(SAGA_DATABASE_URL=url, SAGA_KAFKA_BOOTSTRAP=private_stack.bootstrap)
+    env = env_with_endpoints(tmp_path / "stack", url, private_stack.bootstrap)
     log = tmp_path / "relay.log"
     private_stack.stack.stop_kafka()
     broker_down = True
     try:
-        with (
-            log.open("wb") as out,
-            subprocess.Popen(
-                [str(Path(sys.executable).with_name("saga")), "relay"],  # the installed command
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            ) as relay,
-        ):
-            try:
-                eventually(
-                    lambda: "did not answer" in log.read_text() or relay.poll() is not None,
-                    timeout=90,
-                    what="relay reports the broker away",
-                )
-                assert relay.poll() is None, log.read_text()[-3000:]
-                private_stack.stack.start_kafka()
-                broker_down = False
-                eventually(lambda: outbox_counts(url)[1] == total, timeout=120, what="published")
-                relay.send_signal(signal.SIGTERM)
-                assert relay.wait(30) == 0, log.read_text()[-3000:]
-            finally:
-                relay.kill()  # no-op once it exited
+        with saga_process("relay", env=env, log=log) as relay:
+            wait_until_logged(relay, log, "did not answer", what="relay reports the broker away")
+            private_stack.stack.start_kafka()
+            broker_down = False
+            wait_until_published(url, total, timeout=120, what="published")
+            assert_sigterm_exits_0(relay, log)
     finally:
         if broker_down:  # the other tests of the module need it
             private_stack.stack.start_kafka()
-    read_topic(private_stack.bootstrap, topic, expect=total).assert_exactly(dict(writer.next_n))
+    assert_on_topic_exactly(private_stack.bootstrap, topic, writer)

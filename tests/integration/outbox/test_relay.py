@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy import text
@@ -17,11 +17,15 @@ from saga.outbox._store import PendingRow
 from saga.outbox.admin import discard_parked, outbox_lag
 from saga.outbox.relay import Relay
 from saga.testing import eventually
+from tests.integration._kafka import read_committed_messages
 from tests.integration.outbox._support import (
     KeyWriter,
+    assert_on_topic_exactly,
     outbox_counts,
     pg,
     read_topic,
+    total_written,
+    wait_until_published,
 )
 from tests.integration.outbox.conftest import RelayFactory
 
@@ -42,9 +46,9 @@ def test_publishes_every_committed_row_once_in_key_order(
     running_relay(outbox_url)
     for _ in range(40):  # more rows while it runs: woken by NOTIFY
         writer.write(keys[1::3])
-    total = sum(writer.next_n.values())
-    eventually(lambda: outbox_counts(outbox_url)[1] == total, timeout=30, what="all published")
-    read_topic(kafka_bootstrap, kafka_topic, expect=total).assert_exactly(dict(writer.next_n))
+    total = total_written(writer)
+    wait_until_published(outbox_url, total, timeout=30)
+    assert_on_topic_exactly(kafka_bootstrap, kafka_topic, writer)
 
 
 def test_rows_committing_out_of_order_around_a_poll_are_not_skipped(
@@ -147,30 +151,5 @@ def test_a_fenced_lane_producer_resets_and_closes_quietly(
 def committed_values(bootstrap: str, topic: str, *, expect: int) -> list[bytes]:
     """Values a read_committed reader finds in ``topic`` once ``expect`` arrived (in order
     within a partition; these tests use one key)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"check-{uuid.uuid4().hex}",
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-        }
-    )
-    values: list[bytes] = []
-    try:
-        parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
-        at_end: set[int] = set()
-
-        def read_all() -> bool:
-            for message in consumer.consume(100, 0.5):
-                if message.error() is None:
-                    values.append(bytes(message.value() or b""))
-                elif message.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition() or 0)
-            return len(values) >= expect and len(at_end) == len(parts)
-
-        eventually(read_all, timeout=60, interval=0, what=f"{expect} records and the end")
-    finally:
-        consumer.close()
-    return values
+    messages = read_committed_messages(bootstrap, topic, expect=expect)
+    return [bytes(message.value() or b"") for message in messages]

@@ -25,8 +25,7 @@ from saga.errors import (
 )
 from saga.settings import Settings
 from services.contracts import OrderLine, OrderPlaced
-
-from ._samples import AVRO, ORDER, order_placed
+from tests._samples import AVRO, ORDER, order_placed
 
 SETTINGS = Settings(schema_dir=AVRO)
 

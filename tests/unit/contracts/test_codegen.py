@@ -20,8 +20,7 @@ from saga.contracts.schemas import load_contracts
 from saga.contracts.serde import Serializer
 from saga.errors import DefinitionError
 from saga.settings import Settings
-
-from ._samples import write_contract
+from tests._samples import write_contract
 
 KITCHEN_SINK = {
     "type": "record",

@@ -13,8 +13,7 @@ from saga.cli._schemas import schemas_app
 from saga.contracts.compatibility import STRICT_LOGICAL_TYPES, Level, check_contracts, parse_level
 from saga.contracts.schemas import load_contracts
 from saga.errors import CompatibilityError, ConfigError
-
-from ._samples import FIXTURES, write_contract
+from tests._samples import FIXTURES, write_contract
 
 # case → (a level that must fail, the message naming the field and the rule)
 BROKEN = {

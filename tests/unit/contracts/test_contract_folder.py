@@ -15,8 +15,7 @@ from saga.contracts.compatibility import check_contracts
 from saga.contracts.events import contract_of, registered_events
 from saga.contracts.schemas import load_contracts, schema_fingerprint
 from saga.errors import DefinitionError, UnknownSchemaError
-
-from ._samples import AVRO, ROOT, write_contract
+from tests._samples import AVRO, ROOT, write_contract
 
 GENERATED = ROOT / "services" / "contracts" / "_generated.py"
 DOMAIN = {

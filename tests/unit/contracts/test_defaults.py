@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 from saga.cli._schemas import schemas_app
 from saga.contracts.schemas import SchemaVersion, load_contracts
 from saga.errors import DefinitionError
-
-from ._samples import write_contract
+from tests._samples import write_contract
 
 STATUS = {"type": "enum", "name": "Status", "symbols": ["A", "B"]}
 ADDRESS = {

@@ -11,8 +11,7 @@ import pytest
 from saga.contracts.envelope import _FIELDS, Envelope
 from saga.errors import DecodeError, EncodeError
 from services.contracts import OrderPlaced, StockReserved
-
-from ._samples import AT, ORDER, TRACEPARENT
+from tests._samples import AT, ORDER, TRACEPARENT
 
 
 def _envelope() -> Envelope:

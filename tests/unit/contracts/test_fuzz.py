@@ -18,8 +18,7 @@ from saga.errors import (
     UnknownSchemaError,
 )
 from saga.settings import Settings
-
-from ._samples import AVRO, ORDER, one_of_each
+from tests._samples import AVRO, ORDER, one_of_each
 
 DOCUMENTED = (DecodeError, UnknownSchemaError, PayloadTooLarge, RegistryUnavailable)
 _REGISTRY = SchemaRegistryClient.new_client({"url": "mock://fuzz"})

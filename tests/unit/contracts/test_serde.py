@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -11,63 +10,32 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from saga.contracts import _single_object
 from saga.contracts.envelope import Envelope
-from saga.contracts.events import AvroLong, Event, Record
+from saga.contracts.events import Event
 from saga.contracts.schemas import load_contracts
 from saga.contracts.serde import Serializer
 from saga.errors import ConfigError, DecodeError, EncodeError, UnknownSchemaError
 from saga.settings import Settings
-from services.contracts import OrderPlaced
-
-from ._samples import (
-    AT,
+from services.contracts import Address, OrderLine, OrderPlaced
+from tests._samples import (
     AVRO,
     ORDER,
     TRACEPARENT,
+    OrderPlacedV1,
     one_of_each,
     order_placed,
+    order_placed_v1,
     order_placed_v1_schema,
 )
 
 SETTINGS = Settings(schema_dir=AVRO)
 
 
-class OrderLineV1(Record):
-    sku: str
-    quantity: int
-    unit_price_cents: AvroLong
-
-
-class AddressV1(Record):
-    line1: str
-    line2: str | None = None
-    city: str
-    postal_code: str
-    country: str
-
-
-class OrderPlacedV1(
-    Event, name="shop.orders.OrderPlaced", schema=order_placed_v1_schema(), register=False
-):
-    """A consumer or producer still on contract v1."""
-
-    order_id: UUID
-    customer_id: UUID
-    placed_at: Any
-    currency: str
-    total_cents: AvroLong
-    lines: list[OrderLineV1]
-    shipping_address: AddressV1
-
-
 def _v1_event() -> OrderPlacedV1:
-    return OrderPlacedV1(
-        order_id=ORDER,
+    return order_placed_v1(
         customer_id=ORDER,
-        placed_at=AT,
-        currency="EUR",
         total_cents=100,
-        lines=[OrderLineV1(sku="A", quantity=1, unit_price_cents=100)],
-        shipping_address=AddressV1(line1="x", city="y", postal_code="z", country="DE"),
+        lines=[OrderLine(sku="A", quantity=1, unit_price_cents=100)],
+        shipping_address=Address(line1="x", city="y", postal_code="z", country="DE"),
     )
 
 

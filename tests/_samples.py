@@ -1,4 +1,5 @@
-"""Sample events and contract folders shared by the contract tests."""
+"""Sample events and contract folders shared by the contract tests, unit and integration:
+one order as contract v2 has it and as a service still on v1 writes it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from saga.contracts.events import Event
+from saga.contracts.events import AvroLong, Event, Record
 from services.contracts import (
     Address,
     OrderApproved,
@@ -26,7 +27,7 @@ from services.contracts import (
     StockReserved,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 AVRO = ROOT / "avro"
 FIXTURES = ROOT / "tests" / "fixtures" / "schemas"
 ORDER = UUID("6f1f8a36-2a7c-4d0e-9a53-6c1b2f0e7d11")
@@ -104,3 +105,42 @@ def order_placed_v1_schema() -> dict[str, Any]:
         (AVRO / "shop/orders/OrderPlaced.v1.avsc").read_text(encoding="utf-8")
     )
     return schema
+
+
+class OrderLineV1(Record):
+    sku: str
+    quantity: int
+    unit_price_cents: AvroLong
+
+
+class AddressV1(Record):
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
+
+
+class OrderPlacedV1(Event, schema=order_placed_v1_schema(), register=False):
+    """A service still on contract v1 of OrderPlaced (no channel, no coupon code)."""
+
+    order_id: UUID
+    customer_id: UUID
+    placed_at: datetime
+    currency: str
+    total_cents: AvroLong
+    lines: list[OrderLineV1]
+    shipping_address: AddressV1
+
+
+def order_placed_v1(**changes: Any) -> OrderPlacedV1:
+    """``order_placed(**changes)`` as a service on contract v1 writes it: the same order
+    without the fields v2 added."""
+    v2 = order_placed(**changes)
+    return OrderPlacedV1(
+        **v2.model_dump(
+            include={"order_id", "customer_id", "placed_at", "currency", "total_cents"}
+        ),
+        lines=[OrderLineV1(**line.model_dump()) for line in v2.lines],
+        shipping_address=AddressV1(**v2.shipping_address.model_dump()),
+    )
