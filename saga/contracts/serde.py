@@ -217,7 +217,7 @@ class Serializer:
         return self._read(value)
 
     def _check_size(self, value: bytes) -> None:
-        if not isinstance(value, bytes | bytearray | memoryview):
+        if not isinstance(value, (bytes, bytearray, memoryview)):
             raise DecodeError(f"a payload is bytes, not {type(value).__name__}")
         if len(value) > self.max_payload_bytes:
             raise PayloadTooLarge(

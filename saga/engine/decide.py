@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,7 +41,14 @@ from saga.definition.model import (
 )
 from saga.definition.signatures import as_events
 from saga.engine.instance import COMPENSATING, Deadline, HistoryEntry, Instance, Status, StepRun
-from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, derived_id
+from saga.engine.messages import (
+    DeadlineFired,
+    Input,
+    Message,
+    SignalReceived,
+    derived_id,
+    derived_uuid,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +230,10 @@ class _Run:
         self.emitted: list[Message] = []
         # Emitted events continue the trace of the event that caused them.
         self.traceparent = inp.envelope.traceparent if isinstance(inp, Message) else None
+        self.input_id = inp.input_id  # text, derived ids are built from it
+        self.cause: UUID | str = (
+            inp.envelope.event_id if isinstance(inp, Message) else self.input_id
+        )
         self.compensated: list[str] = []
         self.notes: list[str] = []
         self.ignored = False
@@ -448,11 +460,11 @@ class _Run:
         self.emitted.append(
             Message.new(
                 event,
-                event_id=derived_id(
-                    self.d.name, self.instance_id, self.inp.input_id, str(len(self.emitted))
+                event_id=derived_uuid(
+                    self.d.name, self.instance_id, self.input_id, str(len(self.emitted))
                 ),
                 correlation_id=self.instance_id,
-                causation_id=self.inp.input_id,
+                causation_id=self.cause,
                 producer=self.d.name,
                 occurred_at=self.now,
                 traceparent=self.traceparent,
@@ -463,7 +475,7 @@ class _Run:
         self.deadline = Deadline(
             saga=self.d.name,
             instance_id=self.instance_id,
-            deadline_id=derived_id(self.d.name, self.instance_id, self.inp.input_id, "deadline"),
+            deadline_id=derived_id(self.d.name, self.instance_id, self.input_id, "deadline"),
             due=self.now + after,
             state=state,
         )
@@ -510,7 +522,7 @@ class _Run:
             seq=after.version,
             at=self.now,
             trigger=trigger_of(self.inp, before),
-            input_id=self.inp.input_id,
+            input_id=self.input_id,
             from_state=None if from_state is None else before.state,
             to_state=self.state,
             emitted=tuple((m.event_type, m.event_id) for m in self.emitted),

@@ -24,7 +24,12 @@ _ID_NAMESPACE = uuid.UUID("6f1c2f6e-8a51-4a53-9a62-3d8f3c1b7a10")
 
 def derived_id(*parts: str) -> str:
     """A stable id (UUID 5) for an event emitted because of ``parts`` (consumer, input id…)."""
-    return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
+    return str(derived_uuid(*parts))
+
+
+def derived_uuid(*parts: str) -> UUID:
+    """:func:`derived_id` as a UUID (envelopes carry UUIDs: no text round trip)."""
+    return uuid.uuid5(_ID_NAMESPACE, "/".join(parts))
 
 
 def new_id() -> str:

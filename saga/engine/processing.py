@@ -51,15 +51,16 @@ def handle_inputs(
     """
     if isinstance(consumer, SagaDefinition):
         consumer = SagaVersions(consumer.name, {consumer.version: consumer})
-    fresh = uow.claim(consumer.name, [inp.input_id for inp in inputs])
+    ids = [inp.input_id for inp in inputs]
+    fresh = uow.claim(consumer.name, ids)
     if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
     handled: list[Handled] = []
-    for inp in inputs:
-        if inp.input_id not in fresh:
+    for inp, input_id in zip(inputs, ids, strict=True):
+        if input_id not in fresh:
             handled.append(Handled(consumer.name, duplicate=True))
             continue
-        fresh.discard(inp.input_id)
+        fresh.discard(input_id)
         if isinstance(consumer, SagaVersions):
             handled.append(_saga_input(uow, consumer, inp, now))
         else:

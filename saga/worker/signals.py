@@ -76,7 +76,10 @@ def send_signal(
             f"instance {instance_id!r} of saga {saga} is in state {state}, which does not "
             f"accept signal {name!r} (accepted in: {where})"
         )
-    sent = signal_id or str(uuid.uuid4())
+    try:
+        sent = str(uuid.UUID(signal_id)) if signal_id else str(uuid.uuid4())
+    except ValueError:
+        raise SignalRefused(f"signal id {signal_id!r} is not a UUID") from None
     session.execute(
         insert(signal_table).values(
             signal_id=sent, saga=saga, instance_id=instance_id, name=name, data=dict(data or {})

@@ -17,11 +17,12 @@ work rolls back.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from sqlalchemy import Engine
@@ -121,6 +122,7 @@ class PgUnitOfWork:
         self._schedule: dict[str, Deadline] = {}
         self._cancel: set[str] = set()
         self._parked: list[tuple[str, str, Message, str]] = []
+        self._has_parked: set[tuple[str, str]] = set()  # found parked events, by prefetch
 
     @property
     def session(self) -> Session:
@@ -143,7 +145,7 @@ class PgUnitOfWork:
         rows = self._raw.execute(
             f"INSERT INTO {_INBOX} (consumer_group, event_id) "
             "SELECT %s, unnest(%s::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
-            (consumer, ids),
+            (consumer, _uuid_array(ids)),
         ).fetchall()
         return {str(r[0]) for r in rows}
 
@@ -153,12 +155,22 @@ class PgUnitOfWork:
         wanted = [i for i in dict.fromkeys(instance_ids) if (saga, i) not in self._loaded]
         if not wanted:
             return
+        # Ids as one JSON document: psycopg adapts a list element by element (slow), and ids
+        # are the user's text. The parked events of new instances are looked up at once too.
         rows = self._raw.execute(
-            f"SELECT instance_id, snapshot FROM {_INSTANCE} "  # noqa: S608
-            "WHERE saga = %s AND instance_id = ANY(%s)",
-            (saga, wanted),
+            f"""
+            SELECT i.instance_id, i.snapshot, false FROM {_INSTANCE} i
+            WHERE i.saga = %(saga)s
+              AND i.instance_id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb))
+            UNION ALL
+            SELECT DISTINCT p.instance_id, NULL::jsonb, true FROM {_PARKED} p
+            WHERE p.consumer = %(saga)s
+              AND p.instance_id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb))
+            """,  # noqa: S608
+            {"saga": saga, "ids": json.dumps(wanted)},
         ).fetchall()
-        found = {r[0]: Instance.from_json(r[1]) for r in rows}
+        found = {r[0]: Instance.from_json(r[1]) for r in rows if not r[2]}
+        self._has_parked.update((saga, r[0]) for r in rows if r[2])
         for instance_id in wanted:
             self._loaded[(saga, instance_id)] = found.get(instance_id)
 
@@ -236,14 +248,20 @@ class PgUnitOfWork:
         self._parked.append((consumer, instance_id, message, reason))
 
     def take_parked(self, saga: str, instance_id: str) -> list[Message]:
-        rows = self._raw.execute(
-            f"DELETE FROM {_PARKED} WHERE consumer = %s AND instance_id = %s "  # noqa: S608
-            "RETURNING id, value, header_names, header_values",
-            (saga, instance_id),
-        ).fetchall()
-        rows.sort(key=lambda r: r[0])
-        decode = self._store.serializer.decode
-        taken = [Message(*decode(bytes(r[1]), list(zip(r[2], r[3], strict=True)))) for r in rows]
+        if (saga, instance_id) not in self._loaded:
+            self.prefetch(saga, [instance_id])
+        taken: list[Message] = []
+        if (saga, instance_id) in self._has_parked:  # else no round trip: the common case
+            rows = self._raw.execute(
+                f"DELETE FROM {_PARKED} WHERE consumer = %s AND instance_id = %s "  # noqa: S608
+                "RETURNING id, value, header_names, header_values",
+                (saga, instance_id),
+            ).fetchall()
+            rows.sort(key=lambda r: r[0])
+            decode = self._store.serializer.decode
+            taken = [
+                Message(*decode(bytes(r[1]), list(zip(r[2], r[3], strict=True)))) for r in rows
+            ]
         # Parked earlier in this same unit of work (both arrived in one batch).
         here = [p for p in self._parked if p[0] == saga and p[1] == instance_id]
         self._parked = [p for p in self._parked if p not in here]
@@ -274,14 +292,12 @@ class PgUnitOfWork:
                     f"""
                     INSERT INTO {_INSTANCE} (saga, instance_id, version, definition_version,
                                              state, status, snapshot, parked_reason)
-                    SELECT %s, t.id, t.version, t.dv, t.state, t.status, t.snapshot::jsonb,
-                           t.reason
-                    FROM unnest(%s::text[], %s::int[], %s::int[], %s::text[], %s::text[],
-                                %s::text[], %s::text[])
-                         AS t(id, version, dv, state, status, snapshot, reason)
+                    SELECT %s, t.id, t.version, t.dv, t.state, t.status, t.snapshot, t.reason
+                    FROM jsonb_to_recordset(%s::jsonb) AS t(id text, version int, dv int,
+                         state text, status text, snapshot jsonb, reason text)
                     ON CONFLICT DO NOTHING RETURNING instance_id
                     """,  # noqa: S608
-                    (saga, *_columns(new)),
+                    (saga, _records((i, 0) for i in new)),
                 ).fetchall()
                 if len(created) != len(new):
                     lost = {i.instance_id for i in new} - {r[0] for r in created}
@@ -290,19 +306,17 @@ class PgUnitOfWork:
                         "another worker meanwhile; handle the inputs again"
                     )
             if old:
-                expected = [e for _, e in old]
                 updated = self._raw.execute(
                     f"""
                     UPDATE {_INSTANCE} i
                     SET version = t.version, state = t.state, status = t.status,
-                        snapshot = t.snapshot::jsonb, parked_reason = t.reason, updated_at = now()
-                    FROM unnest(%s::text[], %s::int[], %s::int[], %s::text[], %s::text[],
-                                %s::text[], %s::text[], %s::int[])
-                         AS t(id, version, dv, state, status, snapshot, reason, expected)
+                        snapshot = t.snapshot, parked_reason = t.reason, updated_at = now()
+                    FROM jsonb_to_recordset(%s::jsonb) AS t(id text, version int, dv int,
+                         state text, status text, snapshot jsonb, reason text, expected int)
                     WHERE i.saga = %s AND i.instance_id = t.id AND i.version = t.expected
                     RETURNING i.instance_id
                     """,  # noqa: S608
-                    (*_columns([i for i, _ in old]), expected, saga),
+                    (_records(old), saga),
                 ).fetchall()
                 if len(updated) != len(old):
                     lost = {i.instance_id for i, _ in old} - {r[0] for r in updated}
@@ -314,33 +328,32 @@ class PgUnitOfWork:
     def _write_history(self) -> None:
         if not self._history:
             return
-        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [])
-        for saga, instance_id, entry in self._history:
-            values = (
-                saga,
-                instance_id,
-                entry.seq,
-                entry.at,
-                entry.trigger,
-                entry.input_id,
-                entry.from_state,
-                entry.to_state,
-                json.dumps(entry.to_json()),
-                entry.trace_id,
-            )
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
+        records = [
+            {
+                "saga": saga,
+                "id": instance_id,
+                "seq": entry.seq,
+                "at": entry.at.isoformat(),
+                "trigger": entry.trigger,
+                "input": entry.input_id,
+                "from": entry.from_state,
+                "to": entry.to_state,
+                "entry": entry.to_json(),
+                "trace": entry.trace_id,
+            }
+            for saga, instance_id, entry in self._history
+        ]
         self._raw.execute(
             f"""
             INSERT INTO {_HISTORY} (saga, instance_id, seq, at, trigger, input_id, from_state,
                                     to_state, entry, trace_id)
-            SELECT t.saga, t.id, t.seq, t.at, t.trigger, t.input, t.from_state, t.to_state,
-                   t.entry::jsonb, t.trace
-            FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::text[],
-                        %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-                 AS t(saga, id, seq, at, trigger, input, from_state, to_state, entry, trace)
+            SELECT t.saga, t.id, t.seq, t.at, t.trigger, t.input, t."from", t."to", t.entry,
+                   t.trace
+            FROM jsonb_to_recordset(%s::jsonb) AS t(saga text, id text, seq int,
+                 at timestamptz, trigger text, input text, "from" text, "to" text,
+                 entry jsonb, trace text)
             """,  # noqa: S608
-            columns,
+            (json.dumps(records),),
         )
 
     def _write_deadlines(self) -> None:
@@ -398,13 +411,26 @@ class PgUnitOfWork:
         self._session.execute(parked_event_table.insert(), rows)
 
 
-def _columns(instances: Sequence[Instance]) -> tuple[list[Any], ...]:
-    return (
-        [i.instance_id for i in instances],
-        [i.version for i in instances],
-        [i.definition_version for i in instances],
-        [i.state for i in instances],
-        [i.status for i in instances],
-        [json.dumps(i.to_json()) for i in instances],
-        [i.parked_reason for i in instances],
+def _records(saves: Iterable[tuple[Instance, int]]) -> str:
+    """Instances (and the version each must replace) as one JSON document for
+    ``jsonb_to_recordset``: one parameter instead of an array per column."""
+    return json.dumps(
+        [
+            {
+                "id": i.instance_id,
+                "version": i.version,
+                "dv": i.definition_version,
+                "state": i.state,
+                "status": i.status,
+                "snapshot": i.to_json(),
+                "reason": i.parked_reason,
+                "expected": expected,
+            }
+            for i, expected in saves
+        ]
     )
+
+
+def _uuid_array(ids: Sequence[str]) -> str:
+    """A uuid[] literal; only for ids already known to be UUIDs (no quoting needed)."""
+    return "{" + ",".join(str(UUID(i)) for i in ids) + "}"

@@ -153,3 +153,18 @@ def committed_values(bootstrap: str, topic: str, *, expect: int) -> list[bytes]:
     within a partition; these tests use one key)."""
     messages = read_committed_messages(bootstrap, topic, expect=expect)
     return [bytes(message.value() or b"") for message in messages]
+
+
+def test_outbox_rows_are_written_in_the_callers_transaction_only(
+    outbox_url: str, engine: Engine
+) -> None:
+    writer = KeyWriter(engine, "t")
+    with Session(engine) as session:
+        session.begin()
+        writer.outbox.add_all(session, writer.entries(["a", "b"]))
+        assert outbox_counts(outbox_url) == (0, 0, 0)  # not committed: nobody sees them
+        session.rollback()
+    assert outbox_counts(outbox_url) == (0, 0, 0)  # rolled back with the caller
+    with Session(engine) as session, session.begin():
+        writer.outbox.add_all(session, writer.entries(["a", "b"]))
+    assert outbox_counts(outbox_url) == (2, 0, 0)  # committed by the caller, not by add_all
