@@ -23,6 +23,7 @@ from tests._saga_cli import (
     saga_process,
     wait_until_logged,
 )
+from tests.integration._private_stack import PrivateStack
 from tests.integration.outbox._apps import EFFECT_DDL
 from tests.integration.outbox._procs import Procs, processes
 from tests.integration.outbox._support import (
@@ -37,7 +38,6 @@ from tests.integration.outbox._support import (
     total_written,
     wait_until_published,
 )
-from tests.integration.outbox.conftest import PrivateStack
 
 pytestmark = pytest.mark.integration
 

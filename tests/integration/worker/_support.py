@@ -66,7 +66,7 @@ class Orders:
         return message
 
     def flush(self) -> None:
-        assert self.producer.flush(30) == 0, "the broker did not take the events"
+        assert self.producer.flush(120) == 0, "the broker did not take the events"
 
 
 def query(url: str, sql: str) -> list[tuple[object, ...]]:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,14 +86,16 @@ class Scene:
         code = eventually(worker.poll, timeout=90, what="the worker reached its crash point")
         assert code == -how, self.log(worker)
 
-    def place(self, count: int) -> None:
-        """``count`` more orders, outcomes mixed as :func:`outcome_of` says."""
+    def place(self, count: int, *, flush: bool = True) -> None:
+        """``count`` more orders, outcomes mixed as :func:`outcome_of` says (``flush``: wait
+        until the broker has them; without, they wait in the producer, e.g. in an outage)."""
         for i in range(self.placed_count, self.placed_count + count):
             order_id = f"o{i}" + ("-fragile" if i % 10 == 3 else "")
             amount = 2_000_000 if i % 10 == 5 else 500
             self.orders.publish(placed(order_id, amount_cents=amount), order_id)
         self.placed_count += count
-        self.orders.flush()
+        if flush:
+            self.orders.flush()
 
     def ended(self) -> int:
         done = statuses(self.url)
@@ -119,25 +122,23 @@ class Scene:
         assert illegal_moves(self.url, app.OrderSaga.__saga__) == []
 
 
-@pytest.fixture
-def scene(fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Iterator[Scene]:
-    prepare_database(fresh_database_url)
+def make_scene(url: str, bootstrap: str, folder: Path) -> Scene:
+    """A scene on this database and broker: the effect table, topics, contracts on disk."""
+    prepare_database(url)
     prefix = unique_prefix()
-    contracts = write_contracts(tmp_path / "avro")
     subscriptions = Subscriptions.of(
         [app.OrderSaga, app.TicketSaga], [app.inventory, app.payments, app.shipping]
     )
     topics = [*topic_uses(subscriptions, TopicMap(prefix=prefix))]
     topics += [f"{prefix}{name}.dead-letters" for name in ("shop", "tickets", "shipping", "orders")]
-    create_topics({"bootstrap.servers": kafka_bootstrap}, topics, partitions=3)
-    made = Scene(
-        fresh_database_url,
-        kafka_bootstrap,
-        prefix,
-        contracts,
-        tmp_path,
-        Orders(kafka_bootstrap, prefix, contracts),
-    )
+    create_topics({"bootstrap.servers": bootstrap}, topics, partitions=3)
+    contracts = write_contracts(folder / "avro")
+    return Scene(url, bootstrap, prefix, contracts, folder, Orders(bootstrap, prefix, contracts))
+
+
+@contextmanager
+def running(made: Scene) -> Iterator[Scene]:
+    """The scene; its workers still running at the end are killed."""
     try:
         yield made
     finally:
@@ -145,3 +146,9 @@ def scene(fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Iter
             if worker.poll() is None:
                 worker.kill()
                 worker.wait(30)
+
+
+@pytest.fixture
+def scene(fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Iterator[Scene]:
+    with running(make_scene(fresh_database_url, kafka_bootstrap, tmp_path)) as made:
+        yield made
