@@ -39,7 +39,7 @@ class RecordDecoder:
     def __init__(self, serializer: Serializer, redact_fields: Sequence[str] = ()) -> None:
         self.serializer = serializer
         self.redact_fields = tuple(redact_fields)
-        self._schemas: dict[tuple[str, bytes], list[SchemaVersion]] = {}
+        self._schemas: dict[tuple[str, str], list[SchemaVersion]] = {}
 
     def record(
         self,
@@ -126,7 +126,8 @@ class RecordDecoder:
     def _schemas_of(self, writer: SchemaVersion) -> list[SchemaVersion]:
         # A field marked in any local version is masked, even when the writer's schema (from
         # a registry, say) was registered before the mark.
-        at = (writer.name, writer.fingerprint)
+        # Not by fingerprint: a registry may hold texts that differ in their marks only.
+        at = (writer.name, str(writer.path))
         known = self._schemas.get(at)
         if known is None:
             contracts = self.serializer.contracts

@@ -202,9 +202,9 @@ def read(
             offset = message.offset() or 0
             if not follow:
                 end = spans[at].end
-                if offset + 1 >= end:
+                if offset + 1 >= end and at in pending:
                     pending.discard(at)
-                    consumer.pause([TopicPartition(*at)])
+                    consumer.pause([TopicPartition(*at)])  # fetch no more of it
                 if offset >= end:  # written after the tail started
                     continue
             yield message

@@ -6,21 +6,23 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 import pytest
+from confluent_kafka import KafkaError, TopicPartition
 from rich.console import Console
 
 from saga.cli._tail_decode import RecordDecoder
-from saga.cli._tail_kafka import Start, choose_topics, start_offset
+from saga.cli._tail_kafka import Span, Start, choose_topics, read, start_offset
 from saga.cli._tail_records import TailFilter, TailRecord, parse_header, parse_moment
 from saga.cli._tail_view import render
 from saga.contracts.envelope import Envelope
 from saga.contracts.serde import Serializer
-from saga.errors import ConfigError
+from saga.errors import ConfigError, TransportError
 from saga.settings import Settings
 from tests.unit.contracts._samples import AVRO, order_placed
 
@@ -382,3 +384,103 @@ def test_the_rich_view_shows_keys_and_headers_as_text_never_as_markup_or_escapes
     assert "\x1b" not in text
     assert "key [bold]k\\x1b]0;" in text
     assert "note=\\x1b[2J[red]x" in text
+
+
+# -- the reading loop, on a stand-in consumer ----------------------------------------------
+
+
+class _Message:
+    def __init__(self, partition: int, offset: int, error: KafkaError | None = None) -> None:
+        self._partition, self._offset, self._error = partition, offset, error
+
+    def topic(self) -> str:
+        return "t"
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def error(self) -> KafkaError | None:
+        return self._error
+
+
+def _eof(partition: int, offset: int) -> _Message:
+    return _Message(partition, offset, KafkaError(KafkaError._PARTITION_EOF))
+
+
+class _Consumer:
+    """Hands out prepared batches; then nothing, and sets ``stop`` when it has run dry."""
+
+    def __init__(self, batches: list[list[_Message]], stop: threading.Event) -> None:
+        self.batches = batches
+        self.stop = stop
+        self.assigned: list[tuple[str, int, int]] = []
+        self.paused: list[tuple[str, int]] = []
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = [(p.topic, p.partition, p.offset) for p in partitions]
+
+    def pause(self, partitions: list[TopicPartition]) -> None:
+        self.paused += [(p.topic, p.partition) for p in partitions]
+
+    def consume(self, num_messages: int, timeout: float) -> list[_Message]:
+        if self.batches:
+            return self.batches.pop(0)
+        self.stop.set()  # a test that would wait for more fails instead of hanging
+        return []
+
+
+def _read(
+    batches: list[list[_Message]], spans: dict[tuple[str, int], Span], *, follow: bool = False
+) -> tuple[list[tuple[int, int]], _Consumer, bool, list[str]]:
+    stop = threading.Event()
+    consumer = _Consumer(batches, stop)
+    notices: list[str] = []
+    read_ = read(consumer, spans, follow=follow, stop=stop, notice=notices.append)  # type: ignore[arg-type]
+    got = [(m.partition() or 0, m.offset() or 0) for m in read_]
+    return got, consumer, stop.is_set(), notices
+
+
+def test_without_follow_each_partition_ends_where_it_ended_when_the_tail_started() -> None:
+    spans = {("t", 0): Span(0, 2), ("t", 1): Span(5, 6), ("t", 2): Span(3, 3)}
+    batches = [
+        [_Message(0, 0), _Message(1, 5), _Message(1, 6)],  # 1@6 came after the start
+        [_Message(0, 1), _Message(0, 2)],
+    ]
+    got, consumer, stopped, _ = _read(batches, spans)
+    assert got == [(0, 0), (1, 5), (0, 1)]
+    assert consumer.assigned == [("t", 0, 0), ("t", 1, 5)]  # an empty partition is not read
+    assert sorted(consumer.paused) == [("t", 0), ("t", 1)]
+    assert not stopped  # it ended on its own
+
+
+def test_the_end_of_a_partition_that_ends_in_a_transaction_marker_is_its_eof() -> None:
+    # Offset 3 is the commit marker of the transaction that wrote 2: never delivered.
+    got, _, stopped, _ = _read([[_Message(0, 2)], [_eof(0, 4)]], {("t", 0): Span(2, 4)})
+    assert got == [(0, 2)]
+    assert not stopped
+
+
+def test_nothing_to_read_assigns_nothing() -> None:
+    got, consumer, _, _ = _read([], {("t", 0): Span(4, 4)})
+    assert (got, consumer.assigned) == ([], [])
+
+
+def test_follow_reads_past_the_end_and_eof_until_stopped() -> None:
+    batches = [[_Message(0, 0), _eof(0, 1)], [_Message(0, 1)], [_Message(0, 2)]]
+    got, consumer, stopped, _ = _read(batches, {("t", 0): Span(0, 1)}, follow=True)
+    assert got == [(0, 0), (0, 1), (0, 2)]
+    assert (consumer.paused, stopped) == ([], True)
+
+
+def test_trouble_the_client_retries_is_told_once_and_fatal_trouble_stops_the_tail() -> None:
+    down = KafkaError(KafkaError._ALL_BROKERS_DOWN)
+    batches = [[_Message(0, 0, down)], [_Message(0, 0, down), _Message(0, 0)]]
+    got, _, _, notices = _read(batches, {("t", 0): Span(0, 1)})
+    assert got == [(0, 0)]
+    assert notices == ["Kafka: Local: All broker connections are down (retrying)"]
+    fatal = KafkaError(KafkaError._FATAL, "fenced", fatal=True)
+    with pytest.raises(TransportError, match="Kafka stopped the tail: fenced"):
+        _read([[_Message(0, 0, fatal)]], {("t", 0): Span(0, 1)})
