@@ -109,6 +109,7 @@ class Serializer:
         self._write_plans: dict[type[Event], _WritePlan] = {}
         self._read_plans: dict[bytes, _ReadPlan] = {}
         self._readers: dict[type[Event], SchemaVersion] = {}
+        self._writers: dict[bytes, SchemaVersion] = {}  # by wire-format prefix
 
     def close(self) -> None:
         """Close the registry client this serializer created (safe to call twice)."""
@@ -225,33 +226,21 @@ class Serializer:
                 "and was not decoded: raise SAGA_MAX_PAYLOAD_BYTES if such events are expected"
             )
 
+    def decode_raw(self, value: bytes) -> tuple[SchemaVersion, Any]:
+        """The writer's contract version and the record exactly as written, in plain Python
+        values: no event class and no schema resolution, for tools that show any event
+        (``saga tail``). Fails as :meth:`decode_payload` does."""
+        self._check_size(value)
+        value = bytes(value)
+        prefix = _split_prefix(value)
+        writer = self._writers.get(prefix) or self._writer(prefix)
+        return writer, _body(writer.name, value, len(prefix), writer.parsed, None)
+
     def _read(self, value: bytes) -> Event:
         value = bytes(value)
-        if _single_object.is_single_object(value):
-            prefix = _single_object.split_prefix(value)
-        elif value[:1] == _registry.MAGIC:
-            prefix, _ = _registry.split_prefix(value)
-        else:
-            raise DecodeError(
-                f"payload starts with {value[:2].hex() or 'nothing'}: neither Avro single-object "
-                "(c301) nor Confluent (00) wire format"
-            )
+        prefix = _split_prefix(value)
         plan = self._read_plans.get(prefix) or self._plan_read(prefix)
-        buffer = BytesIO(value)
-        buffer.seek(plan.offset)
-        try:
-            datum = schemaless_reader(buffer, plan.writer, plan.reader)
-        except Exception as exc:  # truncated or corrupt bytes surface as many types
-            raise DecodeError(
-                f"{plan.name}: payload is not valid Avro for its schema "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-        trailing = len(value) - buffer.tell()
-        if trailing:
-            raise DecodeError(
-                f"{plan.name}: {trailing} unexpected bytes after the Avro record: the payload "
-                "is corrupt or was written with another schema than it names"
-            )
+        datum = _body(plan.name, value, plan.offset, plan.writer, plan.reader)
         try:
             return plan.cls.model_validate(datum)
         except ValidationError as exc:
@@ -259,13 +248,18 @@ class Serializer:
                 f"{plan.name}: decoded record does not fit {plan.cls.__qualname__}: {exc}"
             ) from exc
 
-    def _plan_read(self, prefix: bytes) -> _ReadPlan:
+    def _writer(self, prefix: bytes) -> SchemaVersion:
         if prefix[:1] == _registry.MAGIC:
             if self._registry is None:
                 raise _registry_missing()
             writer = self._registry.version_for_id(int.from_bytes(prefix[1:], "big"))
         else:
             writer = self.contracts.by_fingerprint(prefix[2:])
+        self._writers[prefix] = writer
+        return writer
+
+    def _plan_read(self, prefix: bytes) -> _ReadPlan:
+        writer = self._writers.get(prefix) or self._writer(prefix)
         cls = self._events.get(writer.name) or event_class(writer.name)
         schema = contract_of(cls)
         if schema is None:
@@ -281,6 +275,39 @@ class Serializer:
         )
         self._read_plans[prefix] = plan
         return plan
+
+
+def _split_prefix(value: bytes) -> bytes:
+    """The wire-format prefix that names the writer's schema."""
+    if _single_object.is_single_object(value):
+        return _single_object.split_prefix(value)
+    if value[:1] == _registry.MAGIC:
+        return _registry.split_prefix(value)[0]
+    raise DecodeError(
+        f"payload starts with {value[:2].hex() or 'nothing'}: neither Avro single-object "
+        "(c301) nor Confluent (00) wire format"
+    )
+
+
+def _body(
+    name: str, value: bytes, offset: int, writer: dict[str, Any], reader: dict[str, Any] | None
+) -> Any:
+    """The Avro record after the prefix; the whole payload must be that one record."""
+    buffer = BytesIO(value)
+    buffer.seek(offset)
+    try:
+        datum = schemaless_reader(buffer, writer, reader)
+    except Exception as exc:  # truncated or corrupt bytes surface as many types
+        raise DecodeError(
+            f"{name}: payload is not valid Avro for its schema ({type(exc).__name__}: {exc})"
+        ) from exc
+    trailing = len(value) - buffer.tell()
+    if trailing:
+        raise DecodeError(
+            f"{name}: {trailing} unexpected bytes after the Avro record: the payload "
+            "is corrupt or was written with another schema than it names"
+        )
+    return datum
 
 
 def _registry_missing() -> Exception:

@@ -195,3 +195,34 @@ def test_settings_build_the_registry_client_and_hide_its_url() -> None:
     assert "hunter2" not in repr(settings)
     value = Serializer(settings).encode_payload(order_placed())
     assert value[0] == 0
+
+
+def test_decode_raw_gives_the_record_as_its_writer_wrote_it(
+    wire_format: str, registry: SchemaRegistryClient
+) -> None:
+    v1 = _serializer(wire_format, registry, events=(OrderPlacedV1,)).encode_payload(_v1_event())
+    v2 = _serializer(wire_format, registry).encode_payload(order_placed())
+    reader = _serializer(wire_format, registry)
+
+    writer, record = reader.decode_raw(v1)
+    assert writer.name == "shop.orders.OrderPlaced"
+    assert writer.schema == order_placed_v1_schema()
+    assert "channel" not in record  # no resolution to v2: no defaults filled in
+    assert record["shipping_address"]["city"] == "y"
+    writer, record = reader.decode_raw(v2)
+    assert writer.schema == load_contracts(AVRO).latest("shop.orders.OrderPlaced").schema
+    assert record["channel"] == "MOBILE"
+    assert record["order_id"] == ORDER
+
+
+def test_decode_raw_fails_as_decoding_does() -> None:
+    serializer = Serializer(SETTINGS)
+    value = serializer.encode_payload(order_placed())
+    with pytest.raises(DecodeError, match="neither Avro single-object"):
+        serializer.decode_raw(b"garbage")
+    with pytest.raises(DecodeError, match="unexpected bytes after the Avro record"):
+        serializer.decode_raw(value + b"\x00")
+    with pytest.raises(DecodeError, match="not valid Avro"):
+        serializer.decode_raw(value[:20])
+    with pytest.raises(UnknownSchemaError, match="fingerprint"):
+        serializer.decode_raw(b"\xc3\x01" + b"\x00" * 8 + value[10:])
