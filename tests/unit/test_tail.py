@@ -24,7 +24,7 @@ from saga.contracts.envelope import Envelope
 from saga.contracts.serde import Serializer
 from saga.errors import ConfigError, TransportError
 from saga.settings import Settings
-from tests.unit.contracts._samples import AVRO, order_placed
+from tests._samples import AVRO, order_placed
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 EVENT_ID = UUID("11111111-2222-4333-8444-555555555555")

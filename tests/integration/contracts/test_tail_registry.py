@@ -19,9 +19,9 @@ from saga.contracts.schemas import load_contracts
 from saga.contracts.serde import Serializer
 from saga.settings import Settings
 from tests._saga_cli import assert_one_line_error
+from tests._samples import order_placed
 from tests.integration.contracts._apicurio import Registry
 from tests.integration.tail._support import AVRO, Writer, tail, tail_env, tail_json
-from tests.unit.contracts._samples import order_placed
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from saga.contracts.events import AvroLong, Event, Record
 from saga.contracts.serde import Serializer
 from saga.settings import Settings
 from tests._saga_cli import ROOT, clean_env, run_saga
-from tests.unit.contracts._samples import AT, OTHER, order_placed_v1_schema
+from tests._samples import AT, OTHER, order_placed_v1_schema
 
 AVRO = ROOT / "avro"
 NO_BROKER = "127.0.0.1:1"  # nothing listens there

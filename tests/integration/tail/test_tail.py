@@ -24,6 +24,7 @@ from services.contracts import (
     StockReserved,
 )
 from tests._saga_cli import assert_one_line_error, assert_usage_error
+from tests._samples import AT, OTHER, order_placed
 from tests.integration.tail._support import (
     AVRO,
     NO_BROKER,
@@ -36,7 +37,6 @@ from tests.integration.tail._support import (
     topics,
     v1_order,
 )
-from tests.unit.contracts._samples import AT, OTHER, order_placed
 
 pytestmark = pytest.mark.integration
 

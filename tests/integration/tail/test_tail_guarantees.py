@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from saga.testing import eventually
 from services.contracts import Address
 from tests._saga_cli import ROOT, saga_executable
+from tests._samples import order_placed
 from tests.integration.tail._support import (
     AddressV1,
     Writer,
@@ -28,7 +29,6 @@ from tests.integration.tail._support import (
     tail_json,
     v1_order,
 )
-from tests.unit.contracts._samples import order_placed
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from uuid import UUID
 import pytest
 
 from services.contracts import OrderRejected
+from tests._samples import AT, order_placed
 from tests.integration.tail._support import ORDER, Writer, millis, tail, tail_env, v1_order
-from tests.unit.contracts._samples import AT, order_placed
 
 pytestmark = pytest.mark.integration
 
