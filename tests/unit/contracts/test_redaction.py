@@ -17,8 +17,7 @@ from saga.contracts.redaction import (
 from saga.contracts.schemas import SchemaVersion, load_contracts, schema_fingerprint
 from saga.contracts.serde import Serializer
 from saga.settings import Settings
-
-from ._samples import AVRO, order_placed
+from tests._samples import AVRO, order_placed
 
 ADDRESS = ["shipping_address.line1", "shipping_address.line2", "shipping_address.city"]
 ADDRESS.append("shipping_address.postal_code")
