@@ -3,6 +3,7 @@ pre-filled topic (``bench.flow``); its requests go to a topic nobody reads (``be
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -51,3 +52,22 @@ class FlowSaga(Saga[Flow], name="bench.FlowSaga", correlation="flow_id"):
 
 ANSWERS: tuple[type[Event], ...] = (Opened, Done1, Done2, Done3, Done4)
 EVENTS: tuple[type[Event], ...] = (*ANSWERS, Do1, Do2, Do3, Do4)
+
+
+Armed = _event("bench.timer.Armed")
+
+
+class Timer(BaseModel):
+    flow_id: str
+    amount: int
+
+
+class TimerSaga(Saga[Timer], name="bench.TimerSaga", correlation="flow_id"):
+    """Waits one second for nothing: the deadline ends it (its delay is what is measured)."""
+
+    start = Start(Armed, to="waiting")
+    waiting = State(timeout=timedelta(seconds=1), on_timeout="expired")
+    expired = State(final="completed")
+
+
+EVENTS = (*EVENTS, Armed)

@@ -35,7 +35,7 @@ from fastavro import schemaless_reader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, endpoints, plain, scratch_database, scratch_topics
-from _flow import ANSWERS, EVENTS
+from _flow import ANSWERS, EVENTS, Armed
 
 from saga.contracts.schemas import contracts_of
 from saga.contracts.serde import Serializer
@@ -97,7 +97,7 @@ def worker_rate(
     command = [
         str(Path(sys.executable).with_name("saga")),
         "worker",
-        "benchmarks._flow",
+        "benchmarks._flow:FlowSaga",
         "--name",
         "bench",
         "--topic-prefix",
@@ -254,6 +254,66 @@ def run(
     return result
 
 
+def deadline_delays(
+    url: str, bootstrap: str, contracts: Path, serializer: Serializer, armed: int
+) -> dict[str, float]:
+    """``armed`` one-second deadlines armed over ~2 s: how late each fires (ms), from the
+    history (the instance's start + 1 s) to the database time of the transaction firing it."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    topics = [f"{prefix}bench.timer", f"{prefix}bench.dead-letters"]
+    with scratch_database(url) as db, scratch_topics(bootstrap, topics, PARTITIONS):
+        upgrade_database(db)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
+        env.update(
+            SAGA_DATABASE_URL=db, SAGA_KAFKA_BOOTSTRAP=bootstrap, SAGA_SCHEMA_DIR=str(contracts)
+        )
+        command = [
+            str(Path(sys.executable).with_name("saga")),
+            "worker",
+            "benchmarks._flow:TimerSaga",
+            "--name",
+            "bench",
+            "--topic-prefix",
+            prefix,
+        ]
+        worker = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            producer = Producer({"bootstrap.servers": bootstrap})
+            for i in range(armed):
+                event = Armed(flow_id=f"t{i}", amount=i)
+                message = Message.new(event, correlation_id=f"t{i}", producer="bench")
+                encoded = serializer.encode(message.event, message.envelope)
+                producer.produce(
+                    topics[0], key=encoded.key, value=encoded.value, headers=encoded.headers
+                )
+                producer.poll(0)
+                time.sleep(2 / armed)  # spread over two seconds
+            producer.flush(30)
+            deadline = time.monotonic() + 120
+            done = "SELECT count(*) FROM saga_instance WHERE status = 'completed'"
+            while count(db, done) < armed:
+                assert time.monotonic() < deadline, "not every deadline fired in 2 minutes"
+                time.sleep(0.2)
+        finally:
+            worker.terminate()
+            worker.wait(60)
+        with psycopg.connect(plain(db)) as conn:
+            rows = conn.execute(
+                "SELECT extract(epoch FROM f.at - (s.at + interval '1 second')) * 1000 "
+                "FROM saga_history s JOIN saga_history f USING (saga, instance_id) "
+                "WHERE s.seq = 1 AND f.trigger LIKE 'deadline:%' ORDER BY 1"
+            ).fetchall()
+    delays = [float(r[0]) for r in rows]
+    return {
+        "deadlines": len(delays),
+        "delay_ms_p50": round(delays[len(delays) // 2], 1),
+        "delay_ms_p99": round(delays[int(len(delays) * 0.99)], 1),
+        "delay_ms_max": round(delays[-1], 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flows", type=int, default=20_000, help="instances (5 inputs each)")
@@ -273,6 +333,7 @@ def main() -> None:
     with scratch_database(url) as db:
         upgrade_database(db)
         report["raw_sql_inputs_per_s"] = round(raw_sql_rate(db, args.flows, payloads))
+    report["deadline_firing"] = deadline_delays(url, bootstrap, contracts, serializer, 500)
     print(json.dumps(report, indent=2))
 
 
