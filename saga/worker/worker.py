@@ -96,7 +96,7 @@ class _Item(NamedTuple):
     record: KafkaMessage
     at: Where
     message: Message | None
-    event_id: UUID
+    event_id: UUID | None  # None: not for us, skipped
     undecodable: Exception | None
 
 
@@ -304,12 +304,21 @@ class Worker:
         return False
 
     def _prepare(self, record: KafkaMessage) -> _Item:
+        """The record's message, or why it cannot be one, or nothing: an event no hosted
+        consumer takes is skipped undecoded (topics are shared; this process may not even
+        know that event)."""
         at = where(record)
+        headers = headers_of(record)
+        named = next((v for k, v in headers if k == "event-type"), None)
+        if isinstance(named, bytes) and not self.subscriptions.consumers(
+            named.decode(errors="replace")
+        ):
+            return _Item(record, at, None, None, None)
         value = record.value()
         try:
             if value is None:
                 raise DecodeError(f"{source(record)} has no value: saga topics carry events only")
-            decoded = self._serializer.decode(value, headers_of(record))
+            decoded = self._serializer.decode(value, headers)
         except ContractError as exc:
             if exc.retriable:
                 raise
@@ -326,8 +335,10 @@ class Worker:
             now = uow.now()
             groups: dict[str, tuple[Host, list[Message]]] = {}
             for item in items:
-                if item.message is None:  # undecodable: no consumer can be named
-                    assert item.undecodable is not None
+                if item.message is None:
+                    if item.undecodable is None:
+                        continue  # an event no hosted consumer takes
+                    # Undecodable: no consumer can be named; the worker's own inbox.
                     if skip_input(uow, self.name, str(item.event_id)):
                         dead.append(self._dead_letter(item, self.name, item.undecodable))
                     continue
@@ -398,6 +409,7 @@ class Worker:
         self.records_done += len(batch)
 
     def _dead_letter(self, item: _Item, consumer: str, error: Exception) -> dict[str, Any]:
+        assert item.event_id is not None  # skipped records are never dead-lettered
         return dead_letter_row(
             item.record,
             topic=self.dead_letter_topic,

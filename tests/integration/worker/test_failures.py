@@ -39,3 +39,23 @@ def test_a_failing_handler_is_retried_then_dead_lettered_and_the_rest_flows(scen
         "SELECT count(*) FROM saga_instance WHERE status IN ('completed', 'compensated')",
     )
     assert statuses == [(40,)]
+
+
+def test_events_nobody_here_takes_are_skipped_and_undecodable_ones_dead_lettered(
+    scene: Scene,
+) -> None:
+    worker = scene.start()
+    topic = f"{scene.prefix}test.shop"
+    producer = scene.orders.producer
+    # Another service's event on the shared topic: this process does not even know its class.
+    producer.produce(
+        topic, key=b"x", value=b"\xc3\x01garbage", headers=[("event-type", b"other.service.Thing")]
+    )
+    producer.produce(topic, key=b"y", value=b"not avro at all")  # no envelope: undecodable
+    scene.place(20)
+    scene.wait_all_ended()
+    dead_letters = f"{scene.prefix}shop.dead-letters"
+    rows = query(scene.url, f"SELECT key FROM saga_outbox WHERE topic = '{dead_letters}'")
+    assert rows == [(b"y",)]
+    assert scene.stop(worker) == 0
+    scene.check()
