@@ -60,6 +60,7 @@ from sqlalchemy.pool import NullPool
 
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
+from saga._kafka_log import kafka_logger
 from saga.errors import ConfigError, TransportError
 from saga.outbox import _store as store
 from saga.outbox._lane import BatchResult, LaneOutcome, LaneProducer
@@ -127,7 +128,10 @@ class Relay:
         )
         settings = settings or Settings()
         self._secrets = (database_url, *settings.secret_values())  # masked in warnings
-        self._kafka = dict(settings.kafka_config(kafka_bootstrap))
+        self._kafka: dict[str, Any] = {
+            **settings.kafka_config(kafka_bootstrap),
+            "logger": kafka_logger(),
+        }
         self._producer_config: dict[str, Any] = {
             **self._kafka,
             "enable.idempotence": True,

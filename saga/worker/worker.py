@@ -49,6 +49,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
+from saga._kafka_log import kafka_logger
 from saga.contracts.serde import Serializer
 from saga.definition.model import SagaDefinition, signal_key
 from saga.definition.participant import Participant
@@ -174,7 +175,10 @@ class Worker:
         self._serializer = serializer or Serializer(self.settings)
         self._clock = clock or DatabaseClock()
         self._options = _Options(batch_size, poll_timeout, timer_interval, attempts)
-        self._kafka = dict(self.settings.kafka_config(bootstrap))
+        self._kafka: dict[str, Any] = {
+            **self.settings.kafka_config(bootstrap),
+            "logger": kafka_logger(),
+        }
         self._consumer_options = dict(consumer_options or {})
         self._with_relay = relay
         self._secrets = (self.database_url, *self.settings.secret_values())
