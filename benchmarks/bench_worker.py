@@ -88,7 +88,13 @@ def count(url: str, sql: str) -> int:
 
 
 def worker_rate(
-    url: str, bootstrap: str, prefix: str, flows: int, processes: int, contracts: Path
+    url: str,
+    bootstrap: str,
+    prefix: str,
+    flows: int,
+    processes: int,
+    contracts: Path,
+    relay_apart: bool,
 ) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
     env.update(
@@ -102,12 +108,14 @@ def worker_rate(
         "bench",
         "--topic-prefix",
         prefix,
+        *(["--no-relay"] if relay_apart else []),
     ]
+    commands = [command] * processes
+    if relay_apart:  # the relay in a process of its own instead of a thread of each worker
+        commands.append([str(Path(sys.executable).with_name("saga")), "relay"])
     workers = [
-        subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for _ in range(processes)
+        subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for c in commands
     ]
     try:
         deadline = time.monotonic() + 900
@@ -239,14 +247,22 @@ def decode_rates(bootstrap: str, topic: str, serializer: Serializer) -> dict[str
 
 
 def run(
-    url: str, bootstrap: str, flows: int, processes: int, contracts: Path, serializer: Serializer
+    url: str,
+    bootstrap: str,
+    flows: int,
+    processes: int,
+    contracts: Path,
+    serializer: Serializer,
+    relay_apart: bool,
 ) -> dict[str, Any]:
     prefix = f"b{uuid.uuid4().hex[:8]}."
     topics = [f"{prefix}bench.flow", f"{prefix}bench.work", f"{prefix}bench.dead-letters"]
     with scratch_database(url) as db, scratch_topics(bootstrap, topics, PARTITIONS):
         upgrade_database(db)
         payloads = fill(bootstrap, topics[0], flows, serializer)
-        result: dict[str, Any] = worker_rate(db, bootstrap, prefix, flows, processes, contracts)
+        result: dict[str, Any] = worker_rate(
+            db, bootstrap, prefix, flows, processes, contracts, relay_apart
+        )
         result["payloads"] = payloads
         result["topic"] = topics[0]
         if processes == 1:
@@ -318,6 +334,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flows", type=int, default=20_000, help="instances (5 inputs each)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--relay-apart", action="store_true", help="run the relay as its own process"
+    )
     args = parser.parse_args()
     url, bootstrap = endpoints()
     contracts = Path(f"/tmp/bench-contracts-{uuid.uuid4().hex[:6]}")
@@ -326,7 +345,7 @@ def main() -> None:
     report: dict[str, Any] = {"flows": args.flows, "inputs": args.flows * len(ANSWERS)}
     payloads: list[bytes] = []
     for processes in args.workers:
-        result = run(url, bootstrap, args.flows, processes, contracts, serializer)
+        result = run(url, bootstrap, args.flows, processes, contracts, serializer, args.relay_apart)
         payloads = result.pop("payloads")
         result.pop("topic")
         report[f"worker_{processes}_process"] = result
