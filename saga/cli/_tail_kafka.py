@@ -22,8 +22,9 @@ from datetime import datetime
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from saga._kafka_topics import broker_topics
 from saga.errors import ConfigError, TransportError
-from saga.settings import KafkaValue, Settings, redact_error
+from saga.settings import KafkaValue, Settings
 
 Partition = tuple[str, int]
 _GLOB = re.compile(r"[*?\[]")
@@ -53,15 +54,8 @@ def topic_partitions(
     consumer: Consumer, settings: Settings, bootstrap: str, timeout: float
 ) -> dict[str, int]:
     """Every topic on the broker and its partition count."""
-    try:
-        metadata = consumer.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        why = redact_error(_text(exc), *settings.secret_values())
-        raise TransportError(
-            f"Kafka at {bootstrap} did not answer within {timeout:g}s ({why}): start it "
-            "(`saga stack up`) or fix SAGA_KAFKA_BOOTSTRAP"
-        ) from None
-    return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+    topics = broker_topics(consumer, settings.kafka_config(bootstrap), timeout)
+    return {name: len(topic.partitions) for name, topic in topics.items()}
 
 
 def _text(exc: KafkaException) -> KafkaException:

@@ -50,6 +50,9 @@ def worker(
     from saga.worker.topics import TopicMap
     from saga.worker.worker import Worker
 
+    for option, value in (("--batch-size", batch_size), ("--attempts", attempts)):
+        if value < 1:
+            raise ConfigError(f"{option} {value}: give at least 1")
     sagas, participants = load_hosts(targets)
     settings = Settings()
     endpoints = resolve_endpoints(settings)
@@ -140,6 +143,7 @@ def create(
         typer.Option(help="worker name, for its dead-letter topic (default: hosted names)"),
     ] = None,
     topic_prefix: Annotated[str, _PREFIX] = "",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for Kafka's answers")] = 30,
 ) -> None:
     """Create the missing topics (and the worker's dead-letter topic); existing ones stay."""
     from saga.engine.hosting import Subscriptions
@@ -148,6 +152,8 @@ def create(
 
     if partitions < 1:
         raise ConfigError(f"--partitions {partitions}: give at least 1")
+    if timeout <= 0:
+        raise ConfigError(f"--timeout {timeout:g}: give a number of seconds above 0")
     sagas, participants = load_hosts(targets)
     subscriptions = Subscriptions.of(sagas, participants)
     topics = TopicMap(prefix=topic_prefix)
@@ -155,7 +161,9 @@ def create(
     wanted = [*topic_uses(subscriptions, topics), f"{topic_prefix}{worker_name}.dead-letters"]
     settings = Settings()
     bootstrap = resolve_endpoints(settings).kafka_bootstrap
-    created = create_topics(settings.kafka_config(bootstrap), wanted, partitions=partitions)
+    created = create_topics(
+        settings.kafka_config(bootstrap), wanted, partitions=partitions, timeout=timeout
+    )
     for topic in created:
         out.print(f"created {escape(topic)} ({partitions} partitions)")
     out.print(f"{len(created)} created, {len(wanted) - len(created)} existed already")

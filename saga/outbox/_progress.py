@@ -20,9 +20,9 @@ from itertools import pairwise
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from saga._kafka_topics import admin_client, broker_topics, unreachable
 from saga.errors import ConfigError, TransportError
 
 _FORMAT = b"\x01"
@@ -58,7 +58,7 @@ def lane_key(lane: int) -> bytes:
 
 def ensure_topic(config: dict[str, Any], topic: str, partitions: int, timeout: float) -> None:
     """Create the compacted progress topic unless it exists with enough partitions."""
-    admin = AdminClient(config)
+    admin = admin_client(config)
     new = NewTopic(
         topic,
         num_partitions=partitions,
@@ -70,17 +70,9 @@ def ensure_topic(config: dict[str, Any], topic: str, partitions: int, timeout: f
     except KafkaException as exc:
         if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
             raise TransportError(f"cannot create progress topic {topic}: {exc}") from exc
-    except TimeoutError:  # unreachable, or refusing the login: librdkafka keeps retrying
-        raise TransportError(
-            f"Kafka at {config.get('bootstrap.servers')} did not answer within {timeout:g}s "
-            "(unreachable, or refusing the login): check SAGA_KAFKA_BOOTSTRAP and "
-            "SAGA_KAFKA_OPTIONS"
-        ) from None
-    try:
-        # All topics, not this one by name: naming it could auto-create it with defaults.
-        known = admin.list_topics(timeout=timeout).topics.get(topic)
-    except KafkaException as exc:
-        raise TransportError(f"cannot list Kafka topics: {exc}") from exc
+    except TimeoutError as exc:  # unreachable, or refusing the login: librdkafka retries
+        raise unreachable(config, timeout, exc) from None
+    known = broker_topics(admin, config, timeout).get(topic)
     if known is not None and len(known.partitions) < partitions:
         raise ConfigError(
             f"progress topic {topic} has {len(known.partitions)} partitions but the relay "

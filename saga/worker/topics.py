@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from saga._kafka_topics import admin_client, broker_topics, unreachable
 from saga.contracts.events import Event, event_name
 from saga.engine.hosting import Subscriptions
 from saga.errors import ConfigError, TransportError
@@ -95,13 +95,8 @@ def topic_uses(subscriptions: Subscriptions, topics: TopicMap) -> dict[str, Topi
 
 def existing_topics(config: Mapping[str, Any], timeout: float = 15.0) -> dict[str, int]:
     """Topic name → partition count, as the broker knows them."""
-    admin = AdminClient(dict(config))
-    try:
-        # All topics at once: naming one could auto-create it with the broker's defaults.
-        metadata = admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise TransportError(f"cannot list Kafka topics: {exc}") from exc
-    return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+    topics = broker_topics(admin_client(config), config, timeout)
+    return {name: len(t.partitions) for name, t in topics.items() if t.error is None}
 
 
 def create_topics(
@@ -119,7 +114,7 @@ def create_topics(
     missing = sorted(set(names) - set(known))
     if not missing:
         return []
-    admin = AdminClient(dict(config))
+    admin = admin_client(config)
     futures = admin.create_topics(
         [
             NewTopic(n, num_partitions=partitions, replication_factor=replication_factor)
@@ -134,6 +129,6 @@ def create_topics(
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise TransportError(f"cannot create topic {name}: {exc}") from exc
-        except TimeoutError:
-            raise TransportError(f"creating topic {name} took over {timeout:g}s") from None
+        except TimeoutError as exc:
+            raise unreachable(config, timeout, exc) from None
     return sorted(created)
