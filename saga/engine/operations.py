@@ -32,13 +32,11 @@ _OPEN = ("requested", "failed")  # step statuses an operator may request again
 @dataclass(frozen=True, slots=True)
 class SagaShape:
     """What the operations need to know of one version of a saga: each state's steps, the
-    final states, the state the engine parks in and each step's kind. Built from the
-    definition, or read back from the registry the workers write (``saga_definition``), so
-    the CLI needs no user code."""
+    final states and each step's kind. Built from the definition, or read back from the
+    registry the workers write (``saga_definition``), so the CLI needs no user code."""
 
     states: Mapping[str, tuple[str, ...]]
     finals: Mapping[str, str]
-    failed: str
     kinds: Mapping[str, str]
 
     @classmethod
@@ -46,7 +44,6 @@ class SagaShape:
         return cls(
             states={name: state.steps for name, state in definition.states.items()},
             finals={s.name: s.final for s in definition.states.values() if s.final is not None},
-            failed=definition.failed_state,
             kinds={name: step.kind for name, step in definition.steps.items()},
         )
 
@@ -54,7 +51,6 @@ class SagaShape:
         return {
             "states": {name: list(steps) for name, steps in self.states.items()},
             "finals": dict(self.finals),
-            "failed": self.failed,
             "kinds": dict(self.kinds),
         }
 
@@ -63,7 +59,6 @@ class SagaShape:
         return cls(
             states={name: tuple(steps) for name, steps in raw["states"].items()},
             finals=dict(raw["finals"]),
-            failed=raw["failed"],
             kinds=dict(raw["kinds"]),
         )
 
@@ -100,14 +95,10 @@ def plan(
         return _retry(instance, shape, instance.state, step, parked=False)
     target = instance.parked_from
     if target is None:
-        if instance.state != shape.failed:
-            return Plan(
-                f"it ended in {instance.state}, a failed end its saga declares: there is "
-                f"nothing to {operation} (compensate it to roll it back)"
-            )
+        # Moved to a failed end by its own definition, or parked before it entered a state.
         return Plan(
-            "it was parked before it entered a state (or by a version that did not record "
-            "where): there is nothing to go back to (compensate it to roll it back)"
+            f"it ended in {instance.state} with no state to go back to "
+            f"({instance.parked_reason}): compensate it to roll it back"
         )
     if target not in shape.states and target != COMPENSATING:
         return Plan(f"it was parked in state {target}, which this version of the saga lacks")
