@@ -507,7 +507,7 @@ class _Run:
             self.status = state.final
             self.deadline = None
             if state.final == "failed" and self.parked_reason is None:
-                self.parked_reason = f"moved to {name} by {trigger_of(self.inp)}"
+                self.parked_reason = f"moved to {name} by {trigger_of(self.inp, self.before)}"
             return
         self.status = "running"
         for step in state.steps:
