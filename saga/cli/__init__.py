@@ -10,6 +10,7 @@ from rich.console import Console
 from saga.cli._db import db_app
 from saga.cli._diagram import choreography, diagram
 from saga.cli._relay import relay
+from saga.cli._sagas import sagas_app
 from saga.cli._schemas import schemas_app
 from saga.cli._stack import stack_app
 from saga.cli._tail import tail
@@ -17,7 +18,8 @@ from saga.cli._worker import send, topics_app, worker
 from saga.errors import SagaError
 
 app = typer.Typer(
-    help="Choreography sagas over Kafka: stack, schemas, workers, relay, diagrams, audit tail.",
+    help="Choreography sagas over Kafka: stack, schemas, workers, relay, diagrams, audit tail, "
+    "operations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -31,6 +33,7 @@ app.command("worker")(worker)
 app.add_typer(topics_app, name="topics")
 app.command("signal")(send)
 app.command("tail")(tail)
+app.add_typer(sagas_app, name="sagas")
 
 
 def main() -> None:
