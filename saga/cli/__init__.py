@@ -9,6 +9,7 @@ from rich.console import Console
 
 from saga.cli._db import db_app
 from saga.cli._diagram import choreography, diagram
+from saga.cli._parked import dead_letters_app, parked_app
 from saga.cli._relay import relay
 from saga.cli._sagas import sagas_app
 from saga.cli._schemas import schemas_app
@@ -34,6 +35,8 @@ app.add_typer(topics_app, name="topics")
 app.command("signal")(send)
 app.command("tail")(tail)
 app.add_typer(sagas_app, name="sagas")
+app.add_typer(parked_app, name="parked")
+app.add_typer(dead_letters_app, name="dead-letters")
 
 
 def main() -> None:

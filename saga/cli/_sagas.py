@@ -33,6 +33,7 @@ from saga.cli._sagas_query import (
 from saga.cli._sagas_view import (
     console,
     counts_table,
+    lines,
     listing_footer,
     listing_table,
     print_json_lines,
@@ -292,8 +293,8 @@ def _outcome(
     timeout: float,
 ) -> None:
     """Wait for the history entry of ``sent`` and print it; exit 1 when no worker applied it
-    in time or the worker recorded it as ignored."""
-    out = console()
+    in time, the worker recorded it as ignored, or the instance parked on the way."""
+    out = lines()
     if not wait:
         out.print(f"queued {escape(what)} (id {sent}); a worker hosting {escape(saga)} applies it")
         return
@@ -307,6 +308,9 @@ def _outcome(
     summary = _summary(entry)
     if entry.note.startswith("ignored:"):
         _err.print(f"[red]error:[/] {escape(what)} was not applied: {escape(safe(entry.note))}")
+        raise typer.Exit(1)
+    if "parked:" in entry.note:  # applied, but the instance parked (again) on the way
+        _err.print(f"[red]error:[/] {escape(what)} parked the instance: {escape(summary)}")
         raise typer.Exit(1)
     out.print(f"{escape(what)} applied: {escape(summary)}")
 

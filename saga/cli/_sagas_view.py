@@ -214,7 +214,6 @@ def timeline(history: Sequence[HistoryEntry], width: int) -> Group:
             "  ",
             safe(f"{entry.from_state or '(new)'} → {entry.to_state}"),
         )
-        lines = [_wrapped(head, width, 0)]
         details = [("input", entry.input_id)]
         if entry.by is not None or entry.reason is not None:
             details.append(("by", f"{entry.by or '?'}: {entry.reason or ''}"))
@@ -227,11 +226,17 @@ def timeline(history: Sequence[HistoryEntry], width: int) -> Group:
             details.append(("undone", ", ".join(entry.compensated)))
         if entry.trace_id:
             details.append(("trace", entry.trace_id))
-        for label, value in details:
-            line = Text.assemble((f"{label:<8}", "dim"), safe(value))
-            lines.append(_wrapped(line, width, 5))
-        blocks.append(Group(*lines))
+        blocks.append(block(head, details, width))
     return Group(*blocks)
+
+
+def block(head: Text, facts: Sequence[tuple[str, str]], width: int, indent: int = 5) -> Group:
+    """A heading line, then one labelled line per fact; wrapped, never cut."""
+    lines = [_wrapped(head, width, 0)]
+    for label, value in facts:
+        line = Text.assemble((f"{label:<9}", "dim"), safe(value))
+        lines.append(_wrapped(line, width, indent))
+    return Group(*lines)
 
 
 def _wrapped(text: Text, width: int, indent: int) -> Text:
@@ -251,3 +256,8 @@ def print_json_lines(rows: Iterable[dict[str, Any]]) -> None:
 
 def console() -> Console:
     return Console(highlight=False)
+
+
+def lines() -> Console:
+    """For one-line messages: not wrapped (a position or an id stays on one line)."""
+    return Console(highlight=False, soft_wrap=True)
