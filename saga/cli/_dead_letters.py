@@ -48,9 +48,11 @@ def _reader(timeout: float) -> Iterator[tuple[Consumer, dict[str, int], str]]:
         consumer.close()
 
 
-def read_dead_letters(targets: Sequence[str], timeout: float, *, default: str) -> list[DeadLetter]:
-    """Every record of the topics named or matched (``default``, a glob, when none is), in
-    topic, partition and offset order."""
+def read_dead_letters(
+    targets: Sequence[str], timeout: float, *, default: str
+) -> tuple[list[DeadLetter], int]:
+    """The dead letters of the topics named or matched (``default``, a glob, when none is),
+    in topic, partition and offset order, and how many records were no dead letters."""
     with _reader(timeout) as (consumer, known, bootstrap):
         if targets:
             chosen = choose_topics(targets, known, bootstrap)
@@ -61,7 +63,10 @@ def read_dead_letters(targets: Sequence[str], timeout: float, *, default: str) -
             _dead_letter(m)
             for m in read(consumer, spans, follow=False, stop=threading.Event(), notice=_notice)
         ]
-    return sorted(found, key=lambda d: (d.topic, d.partition, d.offset))
+    letters = [d for d in found if d.source is not None]
+    return sorted(letters, key=lambda d: (d.topic, d.partition, d.offset)), len(found) - len(
+        letters
+    )
 
 
 def fetch_dead_letters(texts: Sequence[str], timeout: float) -> list[DeadLetter]:

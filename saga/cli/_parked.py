@@ -126,13 +126,13 @@ def list_dead_letters(
     as_json: Annotated[bool, _JSON] = False,
     timeout: Annotated[float, _TIMEOUT] = 10.0,
 ) -> None:
-    """List the records of dead-letter topics: where each came from, which consumer gave up
-    on it and why, and whether it was sent back. Payloads are not shown (`saga tail` shows
-    them, redacted)."""
+    """List the dead letters of some topics: where each came from, which consumer gave up on
+    it and why, and whether it was sent back. Records without a dead-letter-source header
+    are skipped; payloads are not shown (`saga tail` shows them, redacted)."""
     from saga.cli._dead_letters import read_dead_letters
     from saga.outbox.dead_letters import replayed_at
 
-    letters = read_dead_letters(targets or [], timeout, default=_DEFAULT_TOPICS)
+    letters, others = read_dead_letters(targets or [], timeout, default=_DEFAULT_TOPICS)
     with database() as engine, Session(engine) as session:
         replays = replayed_at(session, letters)
     if as_json:
@@ -140,10 +140,12 @@ def list_dead_letters(
             {**d.to_json(), "replayed_at": iso_time(replays.get(d.position))} for d in letters
         )
         return
-    _print_dead_letters(letters, replays)
+    _print_dead_letters(letters, replays, others)
 
 
-def _print_dead_letters(letters: list[DeadLetter], replays: dict[str, datetime]) -> None:
+def _print_dead_letters(
+    letters: list[DeadLetter], replays: dict[str, datetime], others: int
+) -> None:
     out = console()
     for d in letters:
         sent_back = replays.get(d.position)
@@ -163,7 +165,9 @@ def _print_dead_letters(letters: list[DeadLetter], replays: dict[str, datetime])
             ("error", d.error),
         ]
         out.print(block(head, facts, out.width))
-    out.print(Text(f"{len(letters)} dead letter{'s' if len(letters) != 1 else ''}", style="dim"))
+    skipped = f" ({others} other record{'s' if others != 1 else ''} skipped)" if others else ""
+    count = f"{len(letters)} dead letter{'s' if len(letters) != 1 else ''}{skipped}"
+    out.print(Text(count, style="dim"))
 
 
 @dead_letters_app.command("replay")

@@ -85,6 +85,8 @@ def plan(
     if operation == "compensate":
         return _compensate(instance, shape)
     if instance.status == "compensating":
+        if operation == "resume":
+            return Plan("it is compensating, not parked: there is nothing to resume")
         return Plan(
             "it is compensating: steps are not requested again during a rollback; it ends "
             "compensated, or parks and can be resumed"
