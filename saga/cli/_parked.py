@@ -31,7 +31,7 @@ dead_letters_app = typer.Typer(
     no_args_is_help=True,
 )
 _JSON = typer.Option("--json", help="one JSON object per line")
-_IDS = typer.Argument(metavar="ID...", help="ids, as `saga parked list` shows them")
+_IDS = typer.Argument(metavar="ID", help="ids, as `saga parked list` shows them")
 
 
 @parked_app.command("list")
@@ -118,7 +118,7 @@ def list_dead_letters(
     targets: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[TOPIC_OR_PATTERN]...",
+            metavar="TOPIC_OR_PATTERN",
             help=f"dead-letter topics: names, globs or ^regular expressions ({_DEFAULT_TOPICS})",
             show_default=False,
         ),
@@ -175,7 +175,7 @@ def replay_dead_letters(
     positions: Annotated[
         list[str],
         typer.Argument(
-            metavar="TOPIC[PARTITION]@OFFSET...",
+            metavar="TOPIC[PARTITION]@OFFSET",
             help="dead letters, as `saga dead-letters list` shows them",
             show_default=False,
         ),

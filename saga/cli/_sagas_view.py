@@ -140,64 +140,52 @@ def shown_json(shown: Shown, names: Sequence[str]) -> dict[str, Any]:
 def shown_view(shown: Shown, names: Sequence[str], width: int) -> Group:
     """Facts, data, steps, then the history as a timeline."""
     instance, now = shown.instance, shown.now
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="dim")
-    facts.add_column()
-    facts.add_row("saga", Text(safe(instance.saga), style="bold"))
-    facts.add_row("instance", Text(safe(instance.instance_id), style="bold"))
-    facts.add_row("state", Text.assemble(safe(instance.state), " (", _status(instance.status), ")"))
-    facts.add_row(
-        "version", f"{instance.version} (definition version {instance.definition_version})"
-    )
-    facts.add_row("created", f"{_time(shown.created_at)} ({_ago(shown.created_at, now)} ago)")
-    facts.add_row("updated", f"{_time(shown.updated_at)} ({_ago(shown.updated_at, now)} ago)")
+    facts: list[tuple[str, Text]] = [
+        ("saga", Text(safe(instance.saga), style="bold")),
+        ("instance", Text(safe(instance.instance_id), style="bold")),
+        ("state", Text.assemble(safe(instance.state), " (", _status(instance.status), ")")),
+        ("version", Text(f"{instance.version} (definition version {instance.definition_version})")),
+        ("created", Text(f"{_time(shown.created_at)} ({_ago(shown.created_at, now)} ago)")),
+        ("updated", Text(f"{_time(shown.updated_at)} ({_ago(shown.updated_at, now)} ago)")),
+    ]
     deadline = instance.deadline
     if deadline is None:
-        facts.add_row("deadline", Text("none", style="dim"))
+        facts.append(("deadline", Text("none", style="dim")))
     else:
         when = (
             f"overdue by {short_age((now - deadline.due).total_seconds())}"
             if deadline.due < now
             else f"in {short_age((deadline.due - now).total_seconds())}"
         )
-        facts.add_row(
-            "deadline", f"{_time(deadline.due)} ({when}), of state {safe(deadline.state)}"
-        )
+        due = f"{_time(deadline.due)} ({when}), of state {safe(deadline.state)}"
+        facts.append(("deadline", Text(due)))
     if instance.parked_reason:
         where = f" (parked in {instance.parked_from})" if instance.parked_from else ""
-        facts.add_row("parked", Text(safe(instance.parked_reason + where), style="red"))
+        facts.append(("parked", Text(safe(instance.parked_reason + where), style="red")))
     if instance.failure:
-        facts.add_row("failure", safe(instance.failure))
-    parts: list[RenderableType] = [facts, Text()]
-    parts.append(Text("data", style="bold"))
+        facts.append(("failure", Text(safe(instance.failure))))
+    parts: list[RenderableType] = [labelled(label, value, width, 0, 10) for label, value in facts]
+    parts.extend([Text(), Text("data", style="bold")])
     parts.append(JSON.from_data(masked(dict(instance.data), names), indent=2))
     if instance.steps:
-        steps = Table("step", "status", "attempts", title="steps", title_justify="left")
+        steps = Table("step", "status", "attempts")
         rank = {name: i for i, name in enumerate(shown.step_order)}
         for name, run in sorted(instance.steps.items(), key=lambda s: rank.get(s[0], len(rank))):
             steps.add_row(safe(name), run.status, str(run.attempts))
-        parts.extend([Text(), steps])
+        parts.extend([Text(), Text("steps", style="bold"), steps])
     if shown.waiting:
         parts.append(Text())
         for waiting in shown.waiting:
             who = f" by {waiting.by}" if waiting.by else ""
             why = f": {waiting.reason}" if waiting.reason else ""
-            parts.append(
-                Text(
-                    safe(
-                        f"queued {waiting.kind} {waiting.name}{who}{why} ({_time(waiting.sent_at)})"
-                    ),
-                    style="yellow",
-                )
-            )
+            queued = f"queued {waiting.kind} {waiting.name}{who}{why} ({_time(waiting.sent_at)})"
+            parts.append(labelled("", Text(safe(queued), style="yellow"), width, 0, 0))
     if shown.parked_events:
-        parts.append(
-            Text(
-                f"{shown.parked_events} event(s) parked for this instance: "
-                f"`saga parked list --saga {instance.saga}`",
-                style="yellow",
-            )
+        parked = (
+            f"{shown.parked_events} event(s) parked for this instance: "
+            f"`saga parked list --saga {instance.saga}`"
         )
+        parts.append(labelled("", Text(safe(parked), style="yellow"), width, 0, 0))
     parts.extend([Text(), timeline(shown.history, width)])
     return Group(*parts)
 
@@ -232,21 +220,24 @@ def timeline(history: Sequence[HistoryEntry], width: int) -> Group:
 
 def block(head: Text, facts: Sequence[tuple[str, str]], width: int, indent: int = 5) -> Group:
     """A heading line, then one labelled line per fact; wrapped, never cut."""
-    lines = [_wrapped(head, width, 0)]
-    for label, value in facts:
-        line = Text.assemble((f"{label:<9}", "dim"), safe(value))
-        lines.append(_wrapped(line, width, indent))
+    lines = [labelled("", head, width, 0, 0)]
+    lines.extend(labelled(label, Text(safe(value)), width, indent, 9) for label, value in facts)
     return Group(*lines)
 
 
-def _wrapped(text: Text, width: int, indent: int) -> Text:
-    """Wrapped here, not by rich: continuation lines keep the indent, no trailing blanks."""
-    lines = text.wrap(
-        Console(width=max(width - indent, 20)), max(width - indent, 20), overflow="fold"
-    )
-    for line in lines:
+def labelled(label: str, value: Text, width: int, indent: int, label_width: int) -> Text:
+    """``label`` then ``value``, wrapped in the room left: continuation lines start under
+    the value. Wrapped here rather than by rich: never cut, no trailing blanks."""
+    room = max(width - indent - label_width, 20)
+    lines = value.wrap(Console(width=room), room, overflow="fold")
+    shown = []
+    for index, line in enumerate(lines):
         line.rstrip()
-    return Text("\n").join(Text(" " * indent) + line for line in lines)
+        head = Text(" " * indent) + (
+            Text(f"{label:<{label_width}}", style="dim") if index == 0 else Text(" " * label_width)
+        )
+        shown.append(head + line)
+    return Text("\n").join(shown)
 
 
 def print_json_lines(rows: Iterable[dict[str, Any]]) -> None:
