@@ -14,7 +14,8 @@
      ├── CompatibilityError       schema evolution breaks the configured compatibility rule
      ├── DefinitionError          invalid saga, participant or event contract definition
      ├── UnknownInstanceError     an event or signal names a saga instance that does not exist
- ├── SignalRefused            a signal names an unknown saga or signal, or a state refuses it
+     ├── SignalRefused            a signal names an unknown saga or signal, or a state refuses it
+     ├── OperationRefused         an operator's command the saga or the instance cannot take
      ├── ConcurrencyError         another worker saved the saga instance first (retriable)
      └── TransportError           Kafka or PostgreSQL unreachable or refusing work (retriable)
 
@@ -79,6 +80,11 @@ class UnknownInstanceError(SagaError):
 
 class SignalRefused(SagaError):
     """A signal names a saga or signal no worker hosts, or a state that does not accept it."""
+
+
+class OperationRefused(SagaError):
+    """An operator's command (retry, compensate, resume) names an unknown saga or step, or
+    an instance whose status cannot take it; or a worker recorded it as ignored."""
 
 
 class ConcurrencyError(SagaError):

@@ -10,7 +10,7 @@ table                  holds
 ``saga_instance``      one row per saga instance: its snapshot with an optimistic version
 ``saga_history``       one row per input an instance handled: trigger, states, what it emitted
 ``saga_deadline``      pending deadlines of instances, due by the database clock
-``saga_signal``        signals sent from outside, waiting for a worker to apply them
+``saga_signal``        signals and operators' commands, waiting for a worker to apply them
 ``saga_parked_event``  events no instance took yet (out of order, or for no instance at all)
 ``saga_definition``    the sagas workers host: versions, signals, states (for the CLI)
 =====================  ===================================================================
@@ -194,6 +194,11 @@ signal_table = Table(
     Column("name", Text, nullable=False),
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # 'signal', or 'operation' (an operator's retry, compensate or resume, in ``name``): one
+    # queue, so that both are applied in the order they were sent.
+    Column("kind", Text, nullable=False, server_default=text("'signal'")),
+    Column("sent_by", Text),  # the operator, for the instance's history
+    Column("reason", Text),
     Index("saga_signal_sent", "sent_at"),
 )
 

@@ -6,35 +6,30 @@ Pure: no Kafka here, so the filters and the parsing are tested on their own.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from saga.cli._time import SHOWN_INPUT, duration_of
 from saga.errors import ConfigError
-
-_DURATION = re.compile(r"(?:[0-9]+[smhdw])+")
-_PART = re.compile(r"([0-9]+)([smhdw])")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_SHOWN_INPUT = 60  # characters of a bad value quoted back
 
 
 def parse_moment(text: str, *, now: datetime, option: str) -> datetime:
     """``10m``, ``2h``, ``1d``, ``1h30m`` (that long before ``now``) or an ISO 8601 time
     (``2024-05-01T12:00:00Z``; without an offset it is UTC, as the tail prints)."""
     text = text.strip()
-    if _DURATION.fullmatch(text):
-        seconds = sum(int(n) * _UNIT[unit] for n, unit in _PART.findall(text))
+    ago = duration_of(text)
+    if ago is not None:
         try:
-            return now - timedelta(seconds=seconds)
+            return now - ago
         except OverflowError:
             raise ConfigError(f"{option} {text!r} reaches before year 1: give less") from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ConfigError(
-            f"{option} {text[:_SHOWN_INPUT]!r} is neither a duration (30s, 10m, 2h, 1d, 1w, "
+            f"{option} {text[:SHOWN_INPUT]!r} is neither a duration (30s, 10m, 2h, 1d, 1w, "
             "1h30m) nor an ISO 8601 time (2024-05-01T12:00:00Z)"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -45,7 +40,7 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
         raise ConfigError(
-            f"--header {text[:_SHOWN_INPUT]!r} is not NAME=VALUE: write e.g. "
+            f"--header {text[:SHOWN_INPUT]!r} is not NAME=VALUE: write e.g. "
             "--header producer=orders"
         )
     return name, value

@@ -20,6 +20,9 @@ Rules, in short:
 * User code (builders, guards, actions) that raises parks the instance with the reason;
   nothing it emitted in that decision is kept.
 * Inputs that match nothing are recorded in the history as ignored (the state is kept).
+* Operators' commands (retry, compensate, resume: :mod:`saga.engine.operations`) are inputs
+  too; the history keeps who sent them and why. One the instance cannot take any more is
+  recorded as ignored, with the reason.
 """
 
 from __future__ import annotations
@@ -45,10 +48,12 @@ from saga.engine.messages import (
     DeadlineFired,
     Input,
     Message,
+    OperatorCommand,
     SignalReceived,
     derived_id,
     derived_uuid,
 )
+from saga.engine.operations import SagaShape, plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +85,14 @@ def instance_id_of(definition: SagaDefinition, message: Message) -> str:
 
 
 def trigger_of(inp: Input, instance: Instance | None = None) -> str:
-    """How the history names an input: event type, ``signal:<name>`` or ``deadline:<state>``."""
+    """How the history names an input: event type, ``signal:<name>``, ``operator:<operation>``
+    or ``deadline:<state>``."""
     if isinstance(inp, Message):
         return inp.event_type
     if isinstance(inp, SignalReceived):
         return signal_key(inp.name)
+    if isinstance(inp, OperatorCommand):
+        return f"operator:{inp.operation}"
     state = instance.deadline.state if instance and instance.deadline else "?"
     return f"deadline:{state}"
 
@@ -94,6 +102,13 @@ def trace_id_of(inp: Input) -> str | None:
     if isinstance(inp, Message) and inp.envelope.traceparent:
         return inp.envelope.traceparent.split("-")[1]
     return None
+
+
+def operator_of(inp: Input) -> tuple[str | None, str | None]:
+    """Who sent an input and why, when an operator did (an operation, a signal)."""
+    if isinstance(inp, OperatorCommand | SignalReceived):
+        return inp.by, inp.reason
+    return None, None
 
 
 def decide(
@@ -174,6 +189,7 @@ def _parked(
     from_state: str | None = "",
 ) -> Decision:
     start = from_state is None
+    by, why = operator_of(inp)
     parked = Instance(
         saga=instance.saga,
         instance_id=instance.instance_id,
@@ -187,6 +203,12 @@ def _parked(
         failure=instance.failure,
         parked_reason=reason,
         definition_version=instance.definition_version,
+        # Parked again while parked: it still goes back to where it was first parked.
+        parked_from=None
+        if start
+        else instance.parked_from
+        if instance.state == definition.failed_state
+        else instance.state,
     )
     entry = HistoryEntry(
         seq=parked.version,
@@ -197,6 +219,8 @@ def _parked(
         to_state=parked.state,
         note=f"parked: {reason}",
         trace_id=trace_id_of(inp),
+        by=by,
+        reason=why,
     )
     return Decision("applied", instance=parked, history=entry, cancel=instance.deadline)
 
@@ -216,6 +240,7 @@ class _Run:
         self.d = definition
         self.inp = inp
         self.now = now
+        self.before = instance
         self.instance_id = instance.instance_id
         self.state = instance.state
         self.status: Status = instance.status
@@ -227,6 +252,7 @@ class _Run:
         self.deadline = instance.deadline
         self.failure = instance.failure
         self.parked_reason = instance.parked_reason
+        self.parked_from = instance.parked_from
         self.emitted: list[Message] = []
         # Emitted events continue the trace of the event that caused them.
         self.traceparent = inp.envelope.traceparent if isinstance(inp, Message) else None
@@ -246,6 +272,8 @@ class _Run:
             self.on_deadline()
         elif isinstance(inp, SignalReceived):
             self.on_signal(inp)
+        elif isinstance(inp, OperatorCommand):
+            self.on_operator(inp)
         elif self.status == "running":
             self.on_event(inp)
         else:
@@ -314,6 +342,58 @@ class _Run:
             self.ignore(f"signal {signal.name} is not accepted in state {self.state}")
             return
         self.fire(transitions, signal, f"signal {signal.name}")
+
+    def on_operator(self, command: OperatorCommand) -> None:
+        """Retry, compensate or resume (see :mod:`saga.engine.operations`)."""
+        what = f"operator {command.operation}"
+        chosen = plan(self.before, command.operation, SagaShape.of(self.d), command.step)
+        if chosen.refused is not None:
+            self.ignore(f"{what} refused: {chosen.refused}")
+            return
+        self.parked_reason = None  # where it parks from stays until it leaves "failed"
+        if command.operation == "compensate":
+            self.compensate(f"{what} by {command.by}: {command.reason}")
+            return
+        assert chosen.state is not None
+        if self.status == "failed":  # parked: back to where it was
+            self.notes.append(f"{what} by {command.by}: back to {chosen.state}")
+            self.deadline = None
+            self.restore(chosen.state)
+        else:
+            self.notes.append(f"{what} by {command.by}")
+        for step in chosen.steps:
+            run = self.steps.get(step)
+            self.request(step, 1 if run is None else run.attempts + 1)
+        if chosen.state == COMPENSATING:
+            for step in reversed(self.completed):  # those a failed build left uncompensated
+                if not self.compensate_step(step):
+                    return
+            if not self.in_flight():
+                self.move(self.d.compensated_state)
+            return
+        state = self.d.states[chosen.state]
+        if (
+            state.steps
+            and state.then
+            and all(self.steps[s].status == "succeeded" for s in state.steps)
+        ):
+            self.move(state.then)
+
+    def restore(self, name: str) -> None:
+        """Be in state ``name`` again without entering it (its steps are not all requested
+        again), with its deadline afresh."""
+        self.state = name
+        if name == COMPENSATING:
+            self.status = "compensating"
+            self.set_deadline(self.d.compensation_timeout, name)
+            return
+        state = self.d.states[name]
+        if state.final is not None:
+            self.status = state.final
+            return
+        self.status = "running"
+        if state.timeout is not None:
+            self.set_deadline(state.timeout, name)
 
     # -- moves ---------------------------------------------------------------------------
 
@@ -427,7 +507,7 @@ class _Run:
             self.status = state.final
             self.deadline = None
             if state.final == "failed" and self.parked_reason is None:
-                self.parked_reason = f"moved to {name} by {trigger_of(self.inp)}"
+                self.parked_reason = f"moved to {name} by {trigger_of(self.inp, self.before)}"
             return
         self.status = "running"
         for step in state.steps:
@@ -439,6 +519,8 @@ class _Run:
     def park(self, reason: str) -> None:
         self.parked_reason = reason
         self.notes.append(f"parked: {reason}")
+        if self.state != self.d.failed_state:  # parked again: keep where it was first
+            self.parked_from = self.state
         self.deadline = None
         self.state = self.d.failed_state
         self.status = "failed"
@@ -516,8 +598,10 @@ class _Run:
             failure=self.failure,
             parked_reason=self.parked_reason,
             definition_version=before.definition_version,
+            parked_from=self.parked_from if self.status == "failed" else None,
         )
         old = before.deadline
+        by, why = operator_of(self.inp)
         entry = HistoryEntry(
             seq=after.version,
             at=self.now,
@@ -529,6 +613,8 @@ class _Run:
             compensated=tuple(self.compensated),
             note="; ".join(self.notes),
             trace_id=trace_id_of(self.inp),
+            by=by,
+            reason=why,
         )
         return Decision(
             "applied",

@@ -85,6 +85,9 @@ class Instance:
     failure: str | None = None
     parked_reason: str | None = None
     definition_version: int = 1
+    # The state the engine parked the instance from (None: not parked, or parked before it
+    # entered one): where ``saga sagas resume`` sends it back.
+    parked_from: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -108,6 +111,8 @@ class Instance:
             "failure": self.failure,
             "parked_reason": self.parked_reason,
             "definition_version": self.definition_version,
+            # Only when set: snapshots of instances that never parked stay as they were.
+            **({"parked_from": self.parked_from} if self.parked_from is not None else {}),
         }
 
     @classmethod
@@ -126,6 +131,7 @@ class Instance:
             failure=raw["failure"],
             parked_reason=raw["parked_reason"],
             definition_version=raw["definition_version"],
+            parked_from=raw.get("parked_from"),
         )
 
 
@@ -143,6 +149,8 @@ class HistoryEntry:
     compensated: tuple[str, ...] = ()  # steps whose compensation was emitted
     note: str = ""
     trace_id: str | None = None  # of the input's trace, when it carried one
+    by: str | None = None  # the operator who sent the input (an operation, a signal)
+    reason: str | None = None  # why, in the operator's words
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +164,9 @@ class HistoryEntry:
             "compensated": list(self.compensated),
             "note": self.note,
             **({"trace_id": self.trace_id} if self.trace_id else {}),
+            # Omitted when empty: recorded histories keep replaying to the same JSON.
+            **({"by": self.by} if self.by is not None else {}),
+            **({"reason": self.reason} if self.reason is not None else {}),
         }
 
     @classmethod
@@ -171,4 +182,6 @@ class HistoryEntry:
             compensated=tuple(raw["compensated"]),
             note=raw["note"],
             trace_id=raw.get("trace_id"),
+            by=raw.get("by"),
+            reason=raw.get("reason"),
         )

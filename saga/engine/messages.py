@@ -1,5 +1,5 @@
-"""What flows into sagas and participants: events with their envelope, fired deadlines
-and external signals.
+"""What flows into sagas and participants: events with their envelope, fired deadlines,
+external signals and operators' commands.
 
 Ids of emitted events are derived from the input that caused them (:func:`derived_id`), so
 handling the same input twice emits the same ids: a redelivered input is harmless even
@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from saga.contracts.envelope import Decoded, Envelope
@@ -140,6 +140,9 @@ class SignalReceived:
     signal_id: str
     data: Mapping[str, Any] = field(default_factory=dict)
     """What the sender attached (JSON); guards and actions of the transition read it."""
+    by: str | None = None
+    """Who sent it, when an operator did (``saga sagas cancel``): kept in the history."""
+    reason: str | None = None
 
     @property
     def input_id(self) -> str:
@@ -153,10 +156,51 @@ class SignalReceived:
             "name": self.name,
             "signal_id": self.signal_id,
             **({"data": dict(self.data)} if self.data else {}),
+            **({"by": self.by} if self.by is not None else {}),
+            **({"reason": self.reason} if self.reason is not None else {}),
         }
 
 
-Input = Message | DeadlineFired | SignalReceived
+Operation = Literal["retry", "compensate", "resume"]
+#: What an operator may tell one instance to do (:mod:`saga.engine.operations`).
+OPERATIONS: tuple[Operation, ...] = ("retry", "compensate", "resume")
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCommand:
+    """An operator's command to one saga instance (``saga sagas retry|compensate|resume``).
+
+    It is an input like a signal: applied by a worker through the processing path, once,
+    under the instance's version; who gave it and why stay in the instance's history.
+    """
+
+    saga: str
+    instance_id: str
+    operation: Operation
+    command_id: str
+    by: str
+    reason: str
+    step: str | None = None
+    """``retry`` only: the one step to request again (default: the failed ones)."""
+
+    @property
+    def input_id(self) -> str:
+        return self.command_id
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "operator",
+            "saga": self.saga,
+            "instance_id": self.instance_id,
+            "operation": self.operation,
+            "command_id": self.command_id,
+            "by": self.by,
+            "reason": self.reason,
+            **({"step": self.step} if self.step is not None else {}),
+        }
+
+
+Input = Message | DeadlineFired | SignalReceived | OperatorCommand
 
 
 def input_from_json(raw: dict[str, Any]) -> Input:
@@ -173,6 +217,22 @@ def input_from_json(raw: dict[str, Any]) -> Input:
         )
     if kind == "deadline":
         return DeadlineFired(raw["saga"], raw["instance_id"], raw["deadline_id"])
+    if kind == "operator":
+        return OperatorCommand(
+            raw["saga"],
+            raw["instance_id"],
+            cast(Operation, raw["operation"]),
+            raw["command_id"],
+            raw["by"],
+            raw["reason"],
+            raw.get("step"),
+        )
     return SignalReceived(
-        raw["saga"], raw["instance_id"], raw["name"], raw["signal_id"], raw.get("data", {})
+        raw["saga"],
+        raw["instance_id"],
+        raw["name"],
+        raw["signal_id"],
+        raw.get("data", {}),
+        raw.get("by"),
+        raw.get("reason"),
     )

@@ -22,7 +22,14 @@ from saga.definition.signatures import as_events
 from saga.engine.decide import Decision, decide, instance_id_of, park
 from saga.engine.hosting import SagaVersions
 from saga.engine.instance import Instance
-from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, derived_id
+from saga.engine.messages import (
+    DeadlineFired,
+    Input,
+    Message,
+    OperatorCommand,
+    SignalReceived,
+    derived_id,
+)
 from saga.engine.ports import UnitOfWork
 from saga.errors import DefinitionError, UnknownInstanceError
 
@@ -83,7 +90,7 @@ def skip_input(uow: UnitOfWork, consumer: str, input_id: str) -> bool:
 def handle_saga_input(
     uow: UnitOfWork, definition: SagaVersions | SagaDefinition, inp: Input, now: datetime
 ) -> Handled:
-    """Feed one event, fired deadline or signal to the instance it belongs to."""
+    """Feed one event, fired deadline, signal or operator's command to its instance."""
     return handle_inputs(uow, definition, [inp], now)[0]
 
 
@@ -161,6 +168,10 @@ def _orphan(
         raise UnknownInstanceError(
             f"saga {definition.name}: no instance {instance_id!r} to send signal "
             f"{inp.name!r} to; check the id"
+        )
+    if isinstance(inp, OperatorCommand):
+        raise UnknownInstanceError(
+            f"saga {definition.name}: no instance {instance_id!r} to {inp.operation}; check the id"
         )
     if isinstance(inp, DeadlineFired):
         return  # the instance is gone: nothing is waiting for this deadline any more

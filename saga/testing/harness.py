@@ -29,13 +29,28 @@ from saga.definition.participant import Participant
 from saga.definition.saga import definition_of
 from saga.engine.hosting import SagaRef, SagaVersions, Subscriptions
 from saga.engine.instance import HistoryEntry, Instance
-from saga.engine.messages import DeadlineFired, Input, Message, SignalReceived, new_id
+from saga.engine.messages import (
+    DeadlineFired,
+    Input,
+    Message,
+    Operation,
+    OperatorCommand,
+    SignalReceived,
+    new_id,
+)
+from saga.engine.operations import SagaShape, check
 from saga.engine.processing import (
     Handled,
     handle_participant_message,
     handle_saga_input,
 )
-from saga.errors import ConfigError, DefinitionError, SagaError, UnknownInstanceError
+from saga.errors import (
+    ConfigError,
+    DefinitionError,
+    OperationRefused,
+    SagaError,
+    UnknownInstanceError,
+)
 from saga.testing._memory import MemoryStore, MemoryUnitOfWork, ParkedEvent
 
 #: Where virtual time starts unless told otherwise.
@@ -152,6 +167,60 @@ class Harness:
             SignalReceived(definition.name, instance_id, name, signal_id or new_id()),
         )
         return handled.decision is not None and not handled.decision.ignored
+
+    # -- operators' commands ---------------------------------------------------------------
+
+    def retry(
+        self,
+        saga: SagaRef,
+        instance_id: str,
+        *,
+        reason: str,
+        by: str = "harness",
+        step: str | None = None,
+    ) -> HistoryEntry:
+        """Request a failed (or unanswered) step again, as ``saga sagas retry`` does; a parked
+        instance first goes back to where it was parked. Returns the history entry."""
+        return self._operate(saga, instance_id, "retry", by=by, reason=reason, step=step)
+
+    def compensate(
+        self, saga: SagaRef, instance_id: str, *, reason: str, by: str = "harness"
+    ) -> HistoryEntry:
+        """Force the rollback, as ``saga sagas compensate`` does. Returns the history entry."""
+        return self._operate(saga, instance_id, "compensate", by=by, reason=reason)
+
+    def resume(
+        self, saga: SagaRef, instance_id: str, *, reason: str, by: str = "harness"
+    ) -> HistoryEntry:
+        """Send a parked instance back to where it was parked, as ``saga sagas resume`` does.
+        Returns the history entry."""
+        return self._operate(saga, instance_id, "resume", by=by, reason=reason)
+
+    def _operate(
+        self,
+        saga: SagaRef,
+        instance_id: str,
+        operation: Operation,
+        *,
+        by: str,
+        reason: str,
+        step: str | None = None,
+    ) -> HistoryEntry:
+        # Checked as the durable runtime checks a command when it is queued.
+        instance = self.instance(saga, instance_id)
+        hosted = self.sagas[instance.saga]
+        definition = hosted.for_instance(instance)
+        if definition is None:
+            raise OperationRefused(
+                f"instance {instance_id!r} runs version {instance.definition_version} of saga "
+                f"{hosted.name}, which this harness does not host"
+            )
+        check(instance, operation, SagaShape.of(definition), step, by=by, reason=reason)
+        command = OperatorCommand(
+            hosted.name, instance_id, operation, new_id(), by=by, reason=reason, step=step
+        )
+        self._handle(hosted, command)
+        return self.history(saga, instance_id)[-1]
 
     # -- time and delivery -----------------------------------------------------------------
 

@@ -32,12 +32,15 @@ def send_signal(
     *,
     data: Mapping[str, Any] | None = None,
     signal_id: str | None = None,
+    by: str | None = None,
+    reason: str | None = None,
 ) -> str:
     """Queue signal ``name`` for an instance in the caller's transaction; returns its id.
 
     Raises :class:`~saga.errors.SignalRefused` for a saga or signal no worker hosts or a
     state that does not accept it, :class:`~saga.errors.UnknownInstanceError` for an
-    instance that does not exist. Never commits.
+    instance that does not exist. Never commits. ``by`` and ``reason`` (an operator's
+    signal, ``saga sagas cancel``) are kept in the instance's history.
     """
     known = session.execute(
         select(definition_table.c.version, definition_table.c.description).where(
@@ -82,7 +85,13 @@ def send_signal(
         raise SignalRefused(f"signal id {signal_id!r} is not a UUID") from None
     session.execute(
         insert(signal_table).values(
-            signal_id=sent, saga=saga, instance_id=instance_id, name=name, data=dict(data or {})
+            signal_id=sent,
+            saga=saga,
+            instance_id=instance_id,
+            name=name,
+            data=dict(data or {}),
+            sent_by=by,
+            reason=reason,
         )
     )
     return sent

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -30,7 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from saga.contracts.serde import Serializer
 from saga.engine.instance import Deadline, HistoryEntry, Instance
-from saga.engine.messages import DeadlineFired, Message, SignalReceived
+from saga.engine.messages import (
+    DeadlineFired,
+    Message,
+    Operation,
+    OperatorCommand,
+    SignalReceived,
+)
 from saga.errors import ConcurrencyError
 from saga.outbox.writer import Outbox, OutboxEntry, outbox_row
 from saga.tables import (
@@ -228,19 +234,20 @@ class PgUnitOfWork:
         rows.sort(key=lambda r: (r[3], r[2]))
         return [DeadlineFired(r[0], r[1], r[2]) for r in rows]
 
-    def claim_signals(self, limit: int) -> list[SignalReceived]:
-        """Take up to ``limit`` signals sent to hosted sagas, oldest first (gone at commit)."""
+    def claim_signals(self, limit: int) -> list[SignalReceived | OperatorCommand]:
+        """Take up to ``limit`` signals and operators' commands sent to hosted sagas, oldest
+        first (gone at commit)."""
         rows = self._raw.execute(
             f"""
             DELETE FROM {_SIGNAL} WHERE signal_id IN (
                 SELECT signal_id FROM {_SIGNAL} WHERE saga = ANY(%s)
                 ORDER BY sent_at LIMIT %s FOR UPDATE SKIP LOCKED)
-            RETURNING saga, instance_id, name, signal_id, data, sent_at
+            RETURNING saga, instance_id, name, signal_id, data, sent_at, kind, sent_by, reason
             """,  # noqa: S608
             (self._store.sagas, limit),
         ).fetchall()
         rows.sort(key=lambda r: (r[5], r[3]))
-        return [SignalReceived(r[0], r[1], r[2], r[3], r[4] or {}) for r in rows]
+        return [_sent(*r) for r in rows]
 
     # -- parked events -------------------------------------------------------------------
 
@@ -409,6 +416,25 @@ class PgUnitOfWork:
                 }
             )
         self._session.execute(parked_event_table.insert(), rows)
+
+
+def _sent(
+    saga: str,
+    instance_id: str,
+    name: str,
+    sent_id: str,
+    data: dict[str, Any] | None,
+    _sent_at: datetime,
+    kind: str,
+    by: str | None,
+    reason: str | None,
+) -> SignalReceived | OperatorCommand:
+    """A row of the signal table as the input it is (``kind``: signal or operation)."""
+    if kind == "operation":
+        step = (data or {}).get("step")
+        operation = cast(Operation, name)  # queue_operation wrote one of OPERATIONS
+        return OperatorCommand(saga, instance_id, operation, sent_id, by or "", reason or "", step)
+    return SignalReceived(saga, instance_id, name, sent_id, data or {}, by, reason)
 
 
 def _records(saves: Iterable[tuple[Instance, int]]) -> str:

@@ -55,7 +55,9 @@ from saga.definition.model import SagaDefinition, signal_key
 from saga.definition.participant import Participant
 from saga.engine.hosting import Consumer as Host
 from saga.engine.hosting import SagaRef, SagaVersions, Subscriptions
-from saga.engine.messages import Message
+from saga.engine.instance import HistoryEntry
+from saga.engine.messages import Message, OperatorCommand
+from saga.engine.operations import SagaShape
 from saga.engine.processing import handle_inputs, handle_saga_input, skip_input
 from saga.errors import (
     ConfigError,
@@ -450,10 +452,27 @@ class Worker:
             signals = uow.claim_signals(_DUE_BATCH)
             for signal in signals:
                 try:
-                    handle_saga_input(uow, self.subscriptions.saga(signal.saga), signal, now)
+                    handled = handle_saga_input(
+                        uow, self.subscriptions.saga(signal.saga), signal, now
+                    )
                 except UnknownInstanceError as exc:  # checked when sent; gone since
                     _log.warning("worker %s: signal dropped: %s", self.name, exc)
+                    continue
+                if isinstance(signal, OperatorCommand) and handled.decision is not None:
+                    self._log_operation(signal, handled.decision.history)
         return max(len(fired), len(signals))
+
+    def _log_operation(self, command: OperatorCommand, entry: HistoryEntry | None) -> None:
+        _log.info(
+            "worker %s: %s of saga %s instance %s by %s (%s): %s",
+            self.name,
+            command.operation,
+            command.saga,
+            command.instance_id,
+            command.by,
+            command.reason,
+            "no change" if entry is None else entry.note,
+        )
 
     # -- start-up checks -----------------------------------------------------------------
 
@@ -519,4 +538,6 @@ def describe(definition: SagaDefinition) -> dict[str, Any]:
         "states": list(definition.states),
         "final": {s.name: s.final for s in definition.states.values() if s.final},
         "signals": accepting,
+        # Steps per state and their kinds: operators' commands are checked when queued.
+        "shape": SagaShape.of(definition).to_json(),
     }

@@ -26,13 +26,14 @@ from saga.definition.participant import Participant
 from saga.definition.saga import Saga, definition_of
 from saga.engine.hosting import SagaVersions, Subscriptions
 from saga.engine.instance import HistoryEntry, Instance
-from saga.engine.messages import Message, new_id
+from saga.engine.messages import Message, Operation, new_id
 from saga.errors import DefinitionError, SagaError, SignalRefused, UnknownInstanceError
 from saga.outbox.consuming import DEAD_LETTER_ERROR
 from saga.settings import Settings
 from saga.tables import history_table, instance_table, parked_event_table, upgrade_database
 from saga.testing import eventually
 from saga.testing._memory import ParkedEvent
+from saga.worker.operations import queue_operation
 from saga.worker.signals import send_signal
 from saga.worker.store import DatabaseClock
 from saga.worker.topics import TopicMap, create_topics, topic_uses
@@ -138,6 +139,48 @@ class DurableRuntime:
         self.drain()
         [entry] = [e for e in self.history(saga, instance_id) if e.input_id == signal_id]
         return not entry.note.startswith("ignored")
+
+    def retry(
+        self,
+        saga: type[Saga[Any]],
+        instance_id: str,
+        *,
+        reason: str,
+        by: str = "contract-test",
+        step: str | None = None,
+    ) -> HistoryEntry:
+        return self._operate(saga, instance_id, "retry", by=by, reason=reason, step=step)
+
+    def compensate(
+        self, saga: type[Saga[Any]], instance_id: str, *, reason: str, by: str = "contract-test"
+    ) -> HistoryEntry:
+        return self._operate(saga, instance_id, "compensate", by=by, reason=reason)
+
+    def resume(
+        self, saga: type[Saga[Any]], instance_id: str, *, reason: str, by: str = "contract-test"
+    ) -> HistoryEntry:
+        return self._operate(saga, instance_id, "resume", by=by, reason=reason)
+
+    def _operate(
+        self,
+        saga: type[Saga[Any]],
+        instance_id: str,
+        operation: Operation,
+        *,
+        by: str,
+        reason: str,
+        step: str | None = None,
+    ) -> HistoryEntry:
+        """Queued as ``saga sagas ...`` queues it; the worker applies it like a signal."""
+        name = definition_of(saga).name
+        self.drain()
+        with Session(self.engine) as session, session.begin():
+            command_id = queue_operation(
+                session, name, instance_id, operation, by=by, reason=reason, step=step
+            )
+        self.drain()
+        [entry] = [e for e in self.history(saga, instance_id) if e.input_id == command_id]
+        return entry
 
     def advance(self, delta: timedelta) -> None:
         self.drain()

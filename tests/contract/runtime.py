@@ -28,6 +28,26 @@ class SagaRuntime(Protocol):
 
     def signal(self, saga: type[Saga[Any]], instance_id: str, name: str) -> bool: ...
 
+    # Operators' commands: checked when sent (OperationRefused, UnknownInstanceError), then
+    # applied; each returns the history entry it made.
+    def retry(
+        self,
+        saga: type[Saga[Any]],
+        instance_id: str,
+        *,
+        reason: str,
+        by: str = ...,
+        step: str | None = None,
+    ) -> HistoryEntry: ...
+
+    def compensate(
+        self, saga: type[Saga[Any]], instance_id: str, *, reason: str, by: str = ...
+    ) -> HistoryEntry: ...
+
+    def resume(
+        self, saga: type[Saga[Any]], instance_id: str, *, reason: str, by: str = ...
+    ) -> HistoryEntry: ...
+
     def advance(self, delta: timedelta) -> None:
         """Deliver what is pending, then let ``delta`` of time pass, firing due deadlines."""
         ...

@@ -1,0 +1,340 @@
+"""``saga sagas list|show|stats`` (inspection) and ``saga sagas retry|compensate|resume|
+cancel`` (operations), straight on the database the workers use.
+
+Operations are queued for a worker hosting the saga (:mod:`saga.worker.operations`, and
+:func:`~saga.worker.signals.send_signal` for ``cancel``), which applies them through the same
+processing path as events; the command then waits until the instance's history shows the
+outcome (``--no-wait`` returns at once).
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.orm import Session
+
+from saga.cli._db import database_errors
+from saga.cli._sagas_query import (
+    ListFilter,
+    count_instances,
+    find_instance,
+    history_entry,
+    list_instances,
+    show_instance,
+)
+from saga.cli._sagas_view import (
+    console,
+    counts_table,
+    lines,
+    listing_footer,
+    listing_table,
+    print_json_lines,
+    safe,
+    sensitive_names,
+    shown_json,
+    shown_view,
+)
+from saga.engine.instance import HistoryEntry
+from saga.engine.messages import Operation
+from saga.errors import ConfigError
+from saga.settings import Settings
+
+sagas_app = typer.Typer(
+    help="Saga instances: find them, look at their history, push them on.",
+    no_args_is_help=True,
+)
+_err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+_JSON = typer.Option("--json", help="JSON for scripts (one object per line for lists)")
+_SAGA = typer.Option("--saga", help="saga name (needed when two sagas have this instance id)")
+_ID = typer.Argument(metavar="ID", help="the instance id (its correlation id)", show_default=False)
+_REASON = typer.Option(help="why: kept in the instance's history", show_default=False)
+_BY = typer.Option(help="who: kept in the instance's history (default: your OS user)")
+_WAIT = typer.Option("--wait/--no-wait", help="wait until a worker applied it")
+_TIMEOUT = typer.Option(help="seconds to wait for a worker")
+
+
+def database_url(settings: Settings) -> str:
+    """SAGA_DATABASE_URL, else the stack's: these commands need no broker."""
+    from saga.stack import resolve_endpoints
+
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return resolve_endpoints(settings).database_url
+
+
+@contextmanager
+def database() -> Iterator[Engine]:
+    """An engine on the workers' database; unreachable or unprepared: one line."""
+    url = database_url(Settings())
+    with database_errors(url):
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def reading() -> Iterator[Connection]:
+    with database() as engine, engine.connect() as conn:
+        yield conn
+
+
+# -- inspection ----------------------------------------------------------------------------
+
+
+@sagas_app.command("list")
+def list_(
+    saga: Annotated[list[str] | None, typer.Option("--saga", help="saga name (repeatable)")] = None,
+    state: Annotated[list[str] | None, typer.Option(help="state (repeatable)")] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="running, compensating, completed, compensated or failed (repeatable)"),
+    ] = None,
+    older_than: Annotated[
+        str | None, typer.Option(help="created at least this long ago: 30s, 10m, 2h, 1d, 1w")
+    ] = None,
+    stuck: Annotated[
+        bool,
+        typer.Option(
+            "--stuck",
+            help="running or compensating past its state's deadline (or longer than --threshold "
+            "in its state)",
+        ),
+    ] = False,
+    threshold: Annotated[
+        str | None, typer.Option(help="with --stuck: this long in one state is stuck too")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="show at most this many, oldest first")] = 100,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """List saga instances, oldest first."""
+    wanted = ListFilter.of(
+        sagas=saga or (),
+        states=state or (),
+        statuses=status or (),
+        older_than=older_than,
+        stuck=stuck,
+        threshold=threshold,
+        limit=limit,
+    )
+    with reading() as conn:
+        listing = list_instances(conn, wanted)
+    if as_json:
+        print_json_lines(row.to_json() for row in listing.rows)
+        return
+    out = console()
+    out.print(listing_table(listing))
+    out.print(listing_footer(listing))
+
+
+@sagas_app.command()
+def show(
+    instance_id: Annotated[str, _ID],
+    saga: Annotated[str | None, _SAGA] = None,
+    redact: Annotated[
+        list[str] | None,
+        typer.Option(help="mask this data field too: a name (any depth) or a dotted path"),
+    ] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """One instance: its data (sensitive fields masked), steps, deadline, parked reason, and
+    its whole history with event ids and trace ids."""
+    names = sensitive_names(Settings(), redact or ())
+    with reading() as conn:
+        shown = show_instance(conn, find_instance(conn, instance_id, saga), instance_id)
+    if as_json:
+        print_json_lines([shown_json(shown, names)])
+        return
+    out = console()
+    out.print(shown_view(shown, names, out.width))
+
+
+@sagas_app.command()
+def stats(
+    saga: Annotated[list[str] | None, typer.Option("--saga", help="saga name (repeatable)")] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """How many instances each saga has in each status and state, and how many of them are
+    past their state's deadline."""
+    with reading() as conn:
+        counts = count_instances(conn, saga or ())
+    if as_json:
+        print_json_lines(c.to_json() for c in counts)
+        return
+    console().print(counts_table(counts))
+
+
+# -- operations ----------------------------------------------------------------------------
+
+
+def _operator(by: str | None) -> str:
+    if by is not None:
+        return by
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in this environment
+        raise ConfigError("cannot tell who you are: pass --by NAME") from None
+
+
+@sagas_app.command()
+def retry(
+    instance_id: Annotated[str, _ID],
+    reason: Annotated[str, _REASON],
+    saga: Annotated[str | None, _SAGA] = None,
+    step: Annotated[
+        str | None, typer.Option(help="the step to request again (default: the failed ones)")
+    ] = None,
+    by: Annotated[str | None, _BY] = None,
+    wait: Annotated[bool, _WAIT] = True,
+    timeout: Annotated[float, _TIMEOUT] = 60.0,
+) -> None:
+    """Request a failed (or unanswered) step again; a parked instance first goes back to the
+    state it was parked in."""
+    _operate(instance_id, "retry", saga, _operator(by), reason, step, wait, timeout)
+
+
+@sagas_app.command()
+def compensate(
+    instance_id: Annotated[str, _ID],
+    reason: Annotated[str, _REASON],
+    saga: Annotated[str | None, _SAGA] = None,
+    by: Annotated[str | None, _BY] = None,
+    wait: Annotated[bool, _WAIT] = True,
+    timeout: Annotated[float, _TIMEOUT] = 60.0,
+) -> None:
+    """Force the rollback: every succeeded step is compensated, newest first."""
+    _operate(instance_id, "compensate", saga, _operator(by), reason, None, wait, timeout)
+
+
+@sagas_app.command()
+def resume(
+    instance_id: Annotated[str, _ID],
+    reason: Annotated[str, _REASON],
+    saga: Annotated[str | None, _SAGA] = None,
+    by: Annotated[str | None, _BY] = None,
+    wait: Annotated[bool, _WAIT] = True,
+    timeout: Annotated[float, _TIMEOUT] = 60.0,
+) -> None:
+    """Send a parked instance back to the state it was parked in; it carries on from there
+    (the steps of that state that did not succeed are requested again)."""
+    _operate(instance_id, "resume", saga, _operator(by), reason, None, wait, timeout)
+
+
+@sagas_app.command()
+def cancel(
+    instance_id: Annotated[str, _ID],
+    reason: Annotated[str, _REASON],
+    saga: Annotated[str | None, _SAGA] = None,
+    signal: Annotated[str, typer.Option(help="the signal the saga declares for it")] = "cancel",
+    by: Annotated[str | None, _BY] = None,
+    wait: Annotated[bool, _WAIT] = True,
+    timeout: Annotated[float, _TIMEOUT] = 60.0,
+) -> None:
+    """Send the saga's cancel signal (or --signal NAME) to an instance, with who and why."""
+    from saga.worker.signals import send_signal
+
+    who = _operator(by)
+    _check_wait(timeout)
+    with database() as engine:
+        with engine.connect() as conn:
+            name = find_instance(conn, instance_id, saga)
+        with Session(engine) as session, session.begin():
+            sent = send_signal(session, name, instance_id, signal, by=who, reason=reason)
+        what = f"signal {signal} to {name} {instance_id}"
+        _outcome(engine, name, instance_id, sent, what, wait, timeout)
+
+
+def _operate(
+    instance_id: str,
+    operation: Operation,
+    saga: str | None,
+    by: str,
+    reason: str,
+    step: str | None,
+    wait: bool,
+    timeout: float,
+) -> None:
+    from saga.worker.operations import queue_operation
+
+    _check_wait(timeout)
+    with database() as engine:
+        with engine.connect() as conn:
+            name = find_instance(conn, instance_id, saga)
+        with Session(engine) as session, session.begin():
+            sent = queue_operation(
+                session, name, instance_id, operation, by=by, reason=reason, step=step
+            )
+        what = f"{operation} of {name} {instance_id}"
+        _outcome(engine, name, instance_id, sent, what, wait, timeout)
+
+
+def _check_wait(timeout: float) -> None:
+    if timeout <= 0:
+        raise ConfigError(f"--timeout {timeout:g}: give a number of seconds above 0")
+
+
+def _outcome(
+    engine: Engine,
+    saga: str,
+    instance_id: str,
+    sent: str,
+    what: str,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Wait for the history entry of ``sent`` and print it; exit 1 when no worker applied it
+    in time, the worker recorded it as ignored, or the instance parked on the way."""
+    out = lines()
+    if not wait:
+        out.print(f"queued {escape(what)} (id {sent}); a worker hosting {escape(saga)} applies it")
+        return
+    entry = _poll(lambda: _entry(engine, saga, instance_id, sent), timeout)
+    if entry is None:
+        _err.print(
+            f"[red]error:[/] no worker applied {escape(what)} within {timeout:g}s; it stays "
+            f"queued (id {sent}): start a worker that hosts saga {escape(saga)}"
+        )
+        raise typer.Exit(1)
+    summary = _summary(entry)
+    if entry.note.startswith("ignored:"):
+        _err.print(f"[red]error:[/] {escape(what)} was not applied: {escape(safe(entry.note))}")
+        raise typer.Exit(1)
+    if "parked:" in entry.note:  # applied, but the instance parked (again) on the way
+        _err.print(f"[red]error:[/] {escape(what)} parked the instance: {escape(summary)}")
+        raise typer.Exit(1)
+    out.print(f"{escape(what)} applied: {escape(summary)}")
+
+
+def _entry(engine: Engine, saga: str, instance_id: str, sent: str) -> HistoryEntry | None:
+    with engine.connect() as conn:
+        return history_entry(conn, saga, instance_id, sent)
+
+
+def _poll(
+    probe: Callable[[], HistoryEntry | None], timeout: float, interval: float = 0.2
+) -> HistoryEntry | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
+
+
+def _summary(entry: HistoryEntry) -> str:
+    parts = [f"{entry.from_state} → {entry.to_state} (history #{entry.seq})"]
+    if entry.emitted:
+        parts.append("emitted " + ", ".join(kind.rsplit(".", 1)[-1] for kind, _ in entry.emitted))
+    if entry.note:
+        parts.append(entry.note)
+    return safe("; ".join(parts))
