@@ -54,7 +54,7 @@ class ReleaseStock(
         "type": "record",
         "name": "ReleaseStock",
         "namespace": "shop.inventory",
-        "doc": "Compensation request: give a reservation back (the order will not ship). Not answered.",
+        "doc": "Compensation: give a reservation back. Not answered.",
         "fields": [
             {
                 "name": "order_id",
@@ -65,7 +65,7 @@ class ReleaseStock(
         ],
     },
 ):
-    """Compensation request: give a reservation back (the order will not ship). Not answered.
+    """Compensation: give a reservation back. Not answered.
 
     Contract version 1: avro/shop/inventory/ReleaseStock.v1.avsc.
     """
@@ -89,7 +89,7 @@ class ReserveStock(
         "type": "record",
         "name": "ReserveStock",
         "namespace": "shop.inventory",
-        "doc": "Request: set stock aside for every line of an order, all or nothing. Answered by StockReserved or StockReservationFailed.",
+        "doc": "Request: set stock aside for every line of an order, or none.",
         "fields": [
             {
                 "name": "order_id",
@@ -113,8 +113,7 @@ class ReserveStock(
         ],
     },
 ):
-    """Request: set stock aside for every line of an order, all or nothing. Answered by
-    StockReserved or StockReservationFailed.
+    """Request: set stock aside for every line of an order, or none.
 
     Contract version 1: avro/shop/inventory/ReserveStock.v1.avsc.
     """
@@ -284,7 +283,7 @@ class OrderCancelled(
         "type": "record",
         "name": "OrderCancelled",
         "namespace": "shop.orders",
-        "doc": "The order saga ended compensated: the order will not be delivered and nothing stays reserved or authorized for it.",
+        "doc": "The order saga ended compensated: nothing stays held for it.",
         "fields": [
             {
                 "name": "order_id",
@@ -304,8 +303,7 @@ class OrderCancelled(
         ],
     },
 ):
-    """The order saga ended compensated: the order will not be delivered and nothing stays
-    reserved or authorized for it.
+    """The order saga ended compensated: nothing stays held for it.
 
     Contract version 1: avro/shop/orders/OrderCancelled.v1.avsc.
     """
@@ -493,7 +491,7 @@ class AuthorizePayment(
         "type": "record",
         "name": "AuthorizePayment",
         "namespace": "shop.payments",
-        "doc": "Request: hold the order total on the customer's card. Answered by PaymentAuthorized or PaymentDeclined.",
+        "doc": "Request: hold the order total on the customer's card.",
         "fields": [
             {
                 "name": "order_id",
@@ -506,8 +504,7 @@ class AuthorizePayment(
         ],
     },
 ):
-    """Request: hold the order total on the customer's card. Answered by PaymentAuthorized or
-    PaymentDeclined.
+    """Request: hold the order total on the customer's card.
 
     Contract version 1: avro/shop/payments/AuthorizePayment.v1.avsc.
     """
@@ -528,7 +525,7 @@ class CaptureFailed(
         "type": "record",
         "name": "CaptureFailed",
         "namespace": "shop.payments",
-        "doc": "The provider did not take the money this time (e.g. it timed out); the saga asks again.",
+        "doc": "The provider did not take the money this time; asked again.",
         "fields": [
             {
                 "name": "order_id",
@@ -541,7 +538,7 @@ class CaptureFailed(
         ],
     },
 ):
-    """The provider did not take the money this time (e.g. it timed out); the saga asks again.
+    """The provider did not take the money this time; asked again.
 
     Contract version 1: avro/shop/payments/CaptureFailed.v1.avsc.
     """
@@ -560,7 +557,7 @@ class CapturePayment(
         "type": "record",
         "name": "CapturePayment",
         "namespace": "shop.payments",
-        "doc": "Request: take the authorized money once the order shipped. Answered by PaymentCaptured or CaptureFailed; retried.",
+        "doc": "Request: take the authorized money once the order shipped.",
         "fields": [
             {
                 "name": "order_id",
@@ -571,8 +568,7 @@ class CapturePayment(
         ],
     },
 ):
-    """Request: take the authorized money once the order shipped. Answered by PaymentCaptured or
-    CaptureFailed; retried.
+    """Request: take the authorized money once the order shipped.
 
     Contract version 1: avro/shop/payments/CapturePayment.v1.avsc.
     """
@@ -735,7 +731,7 @@ class VoidPayment(
         "type": "record",
         "name": "VoidPayment",
         "namespace": "shop.payments",
-        "doc": "Compensation request: release an authorization that will not be captured (refund it if it was). Not answered.",
+        "doc": "Compensation: release an authorization (refund if captured).",
         "fields": [
             {
                 "name": "order_id",
@@ -746,8 +742,7 @@ class VoidPayment(
         ],
     },
 ):
-    """Compensation request: release an authorization that will not be captured (refund it if it
-    was). Not answered.
+    """Compensation: release an authorization (refund if captured).
 
     Contract version 1: avro/shop/payments/VoidPayment.v1.avsc.
     """
@@ -782,7 +777,7 @@ class ShipOrder(
         "type": "record",
         "name": "ShipOrder",
         "namespace": "shop.shipping",
-        "doc": "Request: hand the order to a carrier (the point of no return). Answered by ShipmentScheduled or ShipmentFailed.",
+        "doc": "Request: hand the order to a carrier (the point of no return).",
         "fields": [
             {
                 "name": "order_id",
@@ -820,8 +815,7 @@ class ShipOrder(
         ],
     },
 ):
-    """Request: hand the order to a carrier (the point of no return). Answered by
-    ShipmentScheduled or ShipmentFailed.
+    """Request: hand the order to a carrier (the point of no return).
 
     Contract version 1: avro/shop/shipping/ShipOrder.v1.avsc.
     """
