@@ -19,6 +19,8 @@ import sys
 from collections.abc import Sequence
 
 import psycopg
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from psycopg import sql
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from saga import SagaError, Settings
 from saga.engine.hosting import Subscriptions
+from saga.errors import TransportError
 from saga.stack import Endpoints, resolve_endpoints
 from saga.tables import upgrade_database
 from saga.worker.topics import TopicMap, create_topics, existing_topics, topic_uses
@@ -95,13 +98,16 @@ def make_topics(endpoints: Endpoints, prefix: str, partitions: int = PARTITIONS)
 
 def drop_topics(endpoints: Endpoints, prefix: str) -> list[str]:
     """Delete the topics whose names start with ``prefix`` (an earlier demo run's)."""
-    from confluent_kafka.admin import AdminClient
 
     config = Settings().kafka_config(endpoints.kafka_bootstrap)
     doomed = sorted(t for t in existing_topics(config) if t.startswith(prefix))
     if doomed:
-        for future in AdminClient(config).delete_topics(doomed).values():
-            future.result(30)
+        admin = AdminClient(config)  # held until the futures are done
+        try:
+            for future in admin.delete_topics(doomed).values():
+                future.result(30)
+        except KafkaException as exc:
+            raise TransportError(f"cannot delete the earlier run's topics: {exc}") from None
     return doomed
 
 

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from saga.cli._db import db_app
+from saga.cli._demo import demo
 from saga.cli._diagram import choreography, diagram
 from saga.cli._relay import relay
 from saga.cli._schemas import schemas_app
@@ -16,7 +17,7 @@ from saga.cli._worker import send, topics_app, worker
 from saga.errors import SagaError
 
 app = typer.Typer(
-    help="Choreography sagas over Kafka: stack, schemas, workers, relay, diagrams.",
+    help="Choreography sagas over Kafka: stack, schemas, workers, relay, diagrams, demo.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -29,6 +30,7 @@ app.command("relay")(relay)
 app.command("worker")(worker)
 app.add_typer(topics_app, name="topics")
 app.command("signal")(send)
+app.command("demo")(demo)
 
 
 def main() -> None:

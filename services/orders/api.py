@@ -24,6 +24,7 @@ the saga accepts it while the order is checking out.
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -283,7 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     app = OrdersApi(engine, args.topic_prefix).app()
     print(f"orders API listening on http://{args.host}:{args.port}", flush=True)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again to the
+    # handler found before it: a no-op here, so that a clean stop exits 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    print("orders API stopped", flush=True)
     engine.dispose()
     return 0
 
