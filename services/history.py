@@ -60,9 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {"saga": OrderSaga.__saga__.name, "o": str(order_id)},
             ).all()
     except (OperationalError, ProgrammingError) as exc:
-        err.print(
-            f"error: cannot read shop_orders ({redact_error(exc.orig, url)}): run `make demo`"
-        )
+        why = redact_error(exc.orig or exc, url)
+        err.print(f"error: cannot read shop_orders ({why}): run `make demo`")
         return 2
     finally:
         engine.dispose()

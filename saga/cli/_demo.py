@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from saga.cli._db import database_errors
 from saga.errors import ConfigError
 from saga.settings import Settings
 from saga.stack import (
@@ -46,25 +47,26 @@ def demo(
     """Run the example shop: four services, the order saga, failures, a kill; then check
     the invariants (exit 1 when one fails). Run it from the project's checkout."""
     shop = _shop_module()
+    options = shop.Options(orders=orders, rate=rate, seed=seed, kill=kill, as_json=as_json)
+    options.check()  # before the stack comes up
     console = Console(soft_wrap=True, stderr=as_json)
     endpoints = _endpoints(console)
-    options = shop.Options(orders=orders, rate=rate, seed=seed, kill=kill, as_json=as_json)
-    raise typer.Exit(shop.run(endpoints, options, Console(soft_wrap=True)))
+    with database_errors(endpoints.database_url):
+        code = shop.run(endpoints, options, Console(soft_wrap=True))
+    raise typer.Exit(code)
 
 
 def _shop_module() -> ModuleType:
-    # Like `saga worker`, resolve the checkout's modules from the current folder.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        return importlib.import_module("services.demo")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("services", "services.demo"):
-            raise
+    # The current folder must be the checkout: the stack's data (.saga/) and the shop's
+    # logs go there, and the shop is imported from it, like `saga worker` imports modules.
+    if not (Path.cwd() / "services" / "demo" / "__init__.py").is_file():
         raise ConfigError(
             "saga demo runs the example shop of the project's checkout: run it in the "
             "repository's root folder (where services/ is), e.g. `make demo`"
-        ) from None
+        )
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return importlib.import_module("services.demo")
 
 
 def _endpoints(console: Console) -> Endpoints:

@@ -25,6 +25,7 @@ class Live:
     total: int
     placed: int = 0
     elapsed: float = 0.0
+    placing: float | None = None  # seconds it took to place them all
     states: dict[str, int] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
 
@@ -45,7 +46,8 @@ class Live:
             bar = "█" * round(30 * count / most) if count else ""
             table.add_row(state, str(count), Text(bar, style=_STYLE.get(state, "cyan")))
         ended = sum(self.states.get(s, 0) for s in ("completed", "cancelled", "needs_attention"))
-        rate = self.placed / self.elapsed if self.elapsed else 0.0
+        took = self.placing or self.elapsed
+        rate = self.placed / took if took else 0.0
         status = Text(
             f"placed {self.placed}/{self.total} ({rate:.0f}/s) · ended {ended} · "
             f"{self.elapsed:.1f}s"
@@ -76,11 +78,13 @@ def summary(report: Report, seconds: float) -> RenderableType:
             "10 s session timeout, before the group gives the dead worker's partitions away)",
         )
         timing.add_row(
-            "  placed meanwhile",
-            f"{outage['orders_placed_meanwhile']} orders: "
-            + _percentiles(outage["latency_ms_meanwhile"]),
+            "  in flight then",
+            f"{outage['orders_in_flight']} orders: " + _percentiles(outage["latency_ms_in_flight"]),
         )
-        timing.add_row("  all other orders", _percentiles(outage["latency_ms_others"]))
+        timing.add_row(
+            "  the other orders",
+            f"{outage_others(report)} orders: " + _percentiles(outage["latency_ms_others"]),
+        )
     timing.add_row("whole run", f"{seconds:.1f} s")
 
     checks = Table(title="Invariants", title_justify="left", show_header=False)
@@ -88,6 +92,12 @@ def summary(report: Report, seconds: float) -> RenderableType:
         mark = Text("✓", style="green") if check.ok else Text("✗", style="bold red")
         checks.add_row(mark, check.name, Text(check.detail, style="dim"))
     return Group(outcomes, timing, checks)
+
+
+def outage_others(report: Report) -> int:
+    assert report.outage is not None
+    ended = sum(1 for o in report.orders if o.ended_at is not None)
+    return ended - int(report.outage["orders_in_flight"])
 
 
 def _percentiles(latency: dict[str, float]) -> str:

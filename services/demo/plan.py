@@ -99,11 +99,11 @@ def _body(rng: random.Random, order_id: uuid.UUID, kind: Kind) -> dict[str, Any]
         lines = {"CAMERA-X": 2}
     country = rng.choice(_UNSERVED if kind == "unshippable" else sorted(CARRIERS))
     city, postal_code = _CITIES[country]
+    total = sum(q * PRODUCTS[sku].price_cents for sku, q in lines.items())
     body_lines = [
         {"sku": sku, "quantity": q, "unit_price_cents": PRODUCTS[sku].price_cents}
         for sku, q in lines.items()
     ]
-    total = sum(line["quantity"] * line["unit_price_cents"] for line in body_lines)
     # Only the declined kind may go over the limit: one reason per failing order.
     assert (total > CARD_LIMIT_CENTS) == (kind == "declined"), (kind, total)
     return {

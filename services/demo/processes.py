@@ -58,7 +58,7 @@ class Child:
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
+    pids: list[int] = field(default_factory=list)  # every process started, in order
 
     def start(self) -> None:
         with self.log.open("ab") as out:
@@ -72,7 +72,7 @@ class Child:
                 start_new_session=True,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
-        self.starts += 1
+        self.pids.append(self.process.pid)
 
     @property
     def pid(self) -> int:

@@ -25,7 +25,7 @@ from saga.stack import Endpoints
 from services import setup
 from services.common import SERVICES, database_name
 from services.demo import display, report
-from services.demo.plan import Plan, PlannedOrder, make_plan
+from services.demo.plan import OUTCOMES, Plan, PlannedOrder, make_plan
 from services.demo.processes import ROOT, Shop
 
 RUN_PREFIX = "demo-"  # topics of demo runs: demo-<run id>.shop.orders, ...
@@ -125,6 +125,7 @@ def run(endpoints: Endpoints, options: Options, console: Console) -> int:
         "topic_prefix": prefix,
         "killed": options.kill,
         "cancels": {str(k): v for k, v in state.cancels.items()},
+        "processes": {c.name: c.pids for c in shop.children.values()},
         "seconds": {**{k: round(v, 1) for k, v in phases.items()}, "total": round(seconds, 1)},
     }
     if options.as_json:
@@ -207,6 +208,7 @@ def _drive(
                     say(live.events[-1].strip())
             if state.placed == len(plan.orders):
                 done_placing_at = done_placing_at or now
+                live.placing = live.placing or done_placing_at - t0
                 if report.settled(urls["orders"]) == (len(plan.orders), len(plan.orders)):
                     live.states = report.progress(urls["orders"])
                     break
@@ -322,8 +324,11 @@ def _relative(path: Path) -> str:
 
 def _next_steps(console: Console, result: report.Report) -> None:
     bin_dir = _relative(Path(__import__("sys").executable).parent)
-    cancelled = next((o for o in result.orders if o.saga_status == "compensated"), None)
-    example = cancelled or (result.orders[0] if result.orders else None)
+    # The richest story: a customer's cancel while a service was down, then a late answer.
+    by_customer = OUTCOMES["cancelled"]
+    example = next((o for o in result.orders if o.outcome == by_customer), None) or next(
+        (o for o in result.orders if o.saga_status == "compensated"), None
+    )
     console.print("\n[bold]Next[/]")
     console.print(
         f"  {bin_dir}/saga diagram services.orders.saga:OrderSaga    the saga as a Mermaid "

@@ -189,8 +189,9 @@ class OrdersApi:
                     update(order)
                     .where(order.c.order_id == order_id)
                     .values(cancel_requested_at=func.now())
-                )
-                if known.rowcount == 0:
+                    .returning(order.c.order_id)
+                ).first()
+                if known is None:
                     return _not_found()
                 send_signal(session, SAGA, str(order_id), "cancel")
         except UnknownInstanceError:
@@ -275,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = missing_tables(engine)
     except OperationalError as exc:
         problem = (
-            f"cannot reach PostgreSQL at {redact_url(url)} ({redact_error(exc.orig, url)}): "
+            f"cannot reach PostgreSQL at {redact_url(url)} ({redact_error(exc.orig or exc, url)}): "
             "run `saga stack up` or check SAGA_DATABASE_URL"
         )
     if problem is not None:
