@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 
 import psycopg
@@ -51,7 +52,8 @@ def service_urls(server_url: str) -> dict[str, str]:
 
 
 def create_databases(server_url: str, *, fresh: bool) -> None:
-    """Create the services' databases (drop them first when ``fresh``)."""
+    """Create the services' databases (drop them first when ``fresh``: see
+    :func:`start_afresh`, which also drops their relays' progress)."""
     admin = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         have = {
@@ -68,6 +70,19 @@ def create_databases(server_url: str, *, fresh: bool) -> None:
                 have.discard(database_name(service))
             if database_name(service) not in have:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def start_afresh(endpoints: Endpoints) -> None:
+    """New, empty databases for the services, and no progress of their old outboxes.
+
+    A relay is named after its database and keeps the ids of its last Kafka transaction in
+    ``saga-relay.<database>.progress``, to mark rows an earlier relay published but did not
+    mark. A new database under the old name is a new outbox whose ids start again at 1:
+    its relays must not read the old outbox's progress, or they would mark new rows as
+    published. So the progress topics go with the databases.
+    """
+    drop_topics(endpoints, names=progress_topics())
+    create_databases(endpoints.database_url, fresh=True)
 
 
 def migrate(urls: dict[str, str]) -> None:
@@ -96,18 +111,30 @@ def make_topics(endpoints: Endpoints, prefix: str, partitions: int = PARTITIONS)
     return create_topics(config, topics(prefix), partitions=partitions)
 
 
-def drop_topics(endpoints: Endpoints, prefix: str) -> list[str]:
-    """Delete the topics whose names start with ``prefix`` (an earlier demo run's)."""
+def progress_topics() -> list[str]:
+    """The relays' progress topics of the services' outboxes (``saga-relay.<database>...``)."""
+    return [f"saga-relay.{database_name(s)}.progress" for s in SERVICES]
 
+
+def drop_topics(endpoints: Endpoints, *, prefix: str = "", names: Sequence[str] = ()) -> list[str]:
+    """Delete the topics named, or starting with ``prefix``; wait until they are gone."""
     config = Settings().kafka_config(endpoints.kafka_bootstrap)
-    doomed = sorted(t for t in existing_topics(config) if t.startswith(prefix))
-    if doomed:
-        admin = AdminClient(config)  # held until the futures are done
-        try:
-            for future in admin.delete_topics(doomed).values():
-                future.result(30)
-        except KafkaException as exc:
-            raise TransportError(f"cannot delete the earlier run's topics: {exc}") from None
+    doomed = sorted(
+        t for t in existing_topics(config) if (prefix and t.startswith(prefix)) or t in names
+    )
+    if not doomed:
+        return []
+    admin = AdminClient(config)  # held until the futures are done
+    try:
+        for future in admin.delete_topics(doomed).values():
+            future.result(30)
+    except KafkaException as exc:
+        raise TransportError(f"cannot delete topics of an earlier run: {exc}") from None
+    deadline = time.monotonic() + 30
+    while set(doomed) & set(existing_topics(config)):  # deletion completes in the background
+        if time.monotonic() > deadline:
+            raise TransportError(f"Kafka did not delete {', '.join(doomed)} within 30s")
+        time.sleep(0.1)
     return doomed
 
 
@@ -133,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         endpoints = resolve_endpoints(Settings())
         urls = service_urls(endpoints.database_url)
-        create_databases(endpoints.database_url, fresh=args.fresh)
+        if args.fresh:
+            start_afresh(endpoints)
+        create_databases(endpoints.database_url, fresh=False)
         migrate(urls)
         created = make_topics(endpoints, args.topic_prefix, args.partitions)
         stocked = stock_up(urls["inventory"])

@@ -70,9 +70,9 @@ def run(endpoints: Endpoints, options: Options, console: Console) -> int:
 
     prefix = f"{RUN_PREFIX}{secrets.token_hex(3)}."
     urls = setup.service_urls(endpoints.database_url)
-    setup.create_databases(endpoints.database_url, fresh=True)
+    setup.start_afresh(endpoints)
     setup.migrate(urls)
-    setup.drop_topics(endpoints, RUN_PREFIX)
+    setup.drop_topics(endpoints, prefix=RUN_PREFIX)
     setup.make_topics(endpoints, prefix)
     setup.stock_up(urls["inventory"])
     phases["setup"] = time.monotonic() - started
