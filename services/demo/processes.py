@@ -44,6 +44,16 @@ def saga_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "saga"]
 
 
+def worker_args(service: str) -> list[str]:
+    """How a service's worker starts (here, in docker-compose.yml, in the docs)."""
+    return ["worker", f"services.{service}", "--name", service]
+
+
+def api_args() -> list[str]:
+    """How the orders API starts (after the Python interpreter)."""
+    return ["-m", "services.orders.api"]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -107,11 +117,10 @@ class Shop:
             PYTHONUNBUFFERED="1",
         )
         for service in SERVICES:
-            command = [*saga_command(), "worker", f"services.{service}", "--name", service]
-            command += ["--topic-prefix", self.prefix]
+            command = [*saga_command(), *worker_args(service), "--topic-prefix", self.prefix]
             env = {**base, "SAGA_DATABASE_URL": self.urls[service]}
             self.children[service] = Child(service, command, env, self.logs / f"{service}.log")
-        api = [sys.executable, "-m", "services.orders.api", "--port", str(self.api_port)]
+        api = [sys.executable, *api_args(), "--port", str(self.api_port)]
         api += ["--topic-prefix", self.prefix]
         env = {**base, "SAGA_DATABASE_URL": self.urls["orders"]}
         self.children["api"] = Child("api", api, env, self.logs / "api.log")
