@@ -105,6 +105,7 @@ class Shop:
     bootstrap: str
     prefix: str
     logs: Path
+    copies: int = 1  # processes per service (one consumer group each: they share the work)
     api_port: int = field(default_factory=free_port)
     children: dict[str, Child] = field(default_factory=dict)
 
@@ -119,7 +120,9 @@ class Shop:
         for service in SERVICES:
             command = [*saga_command(), *worker_args(service), "--topic-prefix", self.prefix]
             env = {**base, "SAGA_DATABASE_URL": self.urls[service]}
-            self.children[service] = Child(service, command, env, self.logs / f"{service}.log")
+            for n in range(1, self.copies + 1):
+                name = service if n == 1 else f"{service}-{n}"
+                self.children[name] = Child(name, command, env, self.logs / f"{name}.log")
         api = [sys.executable, *api_args(), "--port", str(self.api_port)]
         api += ["--topic-prefix", self.prefix]
         env = {**base, "SAGA_DATABASE_URL": self.urls["orders"]}
@@ -152,12 +155,14 @@ class Shop:
                         result = future.result(5)
                     except KafkaException:  # the group may not exist yet
                         continue
-                    assigned = any(
-                        tp.topic.startswith(self.prefix)
+                    assigned = [
+                        m
                         for m in result.members
-                        for tp in m.assignment.topic_partitions
-                    )
-                    if result.state == ConsumerGroupState.STABLE and assigned:
+                        if any(
+                            tp.topic.startswith(self.prefix) for tp in m.assignment.topic_partitions
+                        )
+                    ]
+                    if result.state == ConsumerGroupState.STABLE and len(assigned) >= self.copies:
                         waiting.discard(group)
             if not waiting:
                 return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -323,7 +324,7 @@ def _relative(path: Path) -> str:
 
 
 def _next_steps(console: Console, result: report.Report) -> None:
-    bin_dir = _relative(Path(__import__("sys").executable).parent)
+    bin_dir = _relative(Path(sys.executable).parent)
     # The richest story: a customer's cancel while a service was down, then a late answer.
     by_customer = OUTCOMES["cancelled"]
     example = next((o for o in result.orders if o.outcome == by_customer), None) or next(
