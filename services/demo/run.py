@@ -351,3 +351,8 @@ def _next_steps(console: Console, result: report.Report) -> None:
     console.print(
         "  make test    the framework's tests, with the short demo among them", highlight=False
     )
+    console.print(
+        f"  {bin_dir}/saga stack down    stop Kafka and PostgreSQL (left up to look around; "
+        "every process of the shop has stopped)",
+        highlight=False,
+    )
