@@ -220,22 +220,28 @@ def build(
     if outage is not None:
         service, killed_at = outage
         back = back_after(urls[service], killed_at)
-        # In flight while the service was down: placed before it came back, ended after
-        # it died.
-        during = [
-            o
-            for o in ended
-            if (back is None or o.placed_at < back) and o.ended_at and o.ended_at > killed_at
-        ]
-        others = [o for o in ended if o not in during]
-        result.outage = {
-            "service": service,
-            "seconds": round((back - killed_at).total_seconds(), 1) if back else None,
-            "orders_in_flight": len(during),
-            "latency_ms_in_flight": _latency(during),
-            "latency_ms_others": _latency(others),
-        }
+        result.outage = outage_summary(service, killed_at, back, ended)
     return result
+
+
+def outage_summary(
+    service: str, killed_at: datetime, back: datetime | None, ended: list[OrderRow]
+) -> dict[str, Any]:
+    """How long ``service`` was down and the latency of the orders it held up, apart."""
+    # In flight while the service was down: placed before it came back, ended after it died.
+    during = [
+        o
+        for o in ended
+        if (back is None or o.placed_at < back) and o.ended_at and o.ended_at > killed_at
+    ]
+    others = [o for o in ended if o not in during]
+    return {
+        "service": service,
+        "seconds": round((back - killed_at).total_seconds(), 1) if back else None,
+        "orders_in_flight": len(during),
+        "latency_ms_in_flight": _latency(during),
+        "latency_ms_others": _latency(others),
+    }
 
 
 def _latency(orders: list[OrderRow]) -> dict[str, float]:
