@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from saga import SagaError, Settings
 from saga.engine.hosting import Subscriptions
 from saga.errors import TransportError
+from saga.settings import redact_error
 from saga.stack import Endpoints, resolve_endpoints
 from saga.tables import upgrade_database
 from saga.worker.topics import TopicMap, create_topics, existing_topics, topic_uses
@@ -167,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         created = make_topics(endpoints, args.topic_prefix, args.partitions)
         stocked = stock_up(urls["inventory"])
     except (SagaError, psycopg.OperationalError) as exc:
-        print(f"error: {exc}: run `saga stack up` or check SAGA_DATABASE_URL", file=sys.stderr)
+        why = redact_error(exc, *Settings().secret_values())
+        print(f"error: {why}: run `saga stack up` or check SAGA_DATABASE_URL", file=sys.stderr)
         return 2
     print(f"databases: {', '.join(database_name(s) for s in SERVICES)} migrated")
     print(f"topics: {len(created)} created")
