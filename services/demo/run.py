@@ -221,7 +221,8 @@ def _drive(
         sender.join(5)
     if restarted:
         canceller.join(35)
-    say(f"placed {state.placed} orders; every saga ended after {live.elapsed:.1f}s")
+    ended, _ = report.settled(urls["orders"])
+    say(f"placed {state.placed} orders; {ended} sagas ended after {live.elapsed:.1f}s")
 
 
 def _send(
