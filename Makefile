@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: demo test unit lint schemas bench stack-up stack-down clean
 
@@ -14,10 +15,9 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-## demo: bring the stack up and run the example (prints what happens)
+## demo: the example shop on a real Kafka + PostgreSQL (saga demo brings the stack up)
 demo: $(STAMP)
-	$(BIN)/saga stack up
-	$(BIN)/python -m services.hello
+	$(BIN)/saga demo $(DEMO_ARGS)
 
 ## test: lint, contract checks, then unit + integration tests on a real Kafka and PostgreSQL
 test: lint schemas
@@ -29,9 +29,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The shop's choreography: OrderPlaced comes from the orders HTTP API, outside the workers.
+SHOP := services.orders services.inventory services.payments services.shipping
+
 schemas: $(STAMP)
 	$(BIN)/saga schemas check
 	$(BIN)/saga schemas generate --check
+	$(BIN)/saga choreography $(SHOP) --external shop.orders.OrderPlaced
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

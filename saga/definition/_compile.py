@@ -403,6 +403,7 @@ class _Compiler:
                         "on_timeout= without timeout=: add timeout=timedelta(...)", state=name
                     )
             steps = tuple(s.name for s in state.run)
+            emit = self.end_event(state)
             compiled[name] = StateDef(
                 name=name,
                 final=state.final,
@@ -410,6 +411,8 @@ class _Compiler:
                 then=then,
                 timeout=state.timeout,
                 on_timeout=on_timeout or COMPENSATE_TARGET,
+                emit=None if emit is None else emit[0],
+                emit_type=None if emit is None else emit[1],
             )
         for outcome in ("compensated", "failed"):
             if len(finals.get(outcome, ())) > 1:
@@ -420,6 +423,26 @@ class _Compiler:
         if not finals.get("completed"):
             self.problems.add('no completed state: add `completed = State(final="completed")`')
         return compiled
+
+    def end_event(self, state: State) -> tuple[Builder, type[Event]] | None:
+        """The builder of the event a terminal state announces its end with, if any."""
+        if state.emit is None:
+            return None
+        if state.final is None:
+            self.problems.add(
+                "only a terminal state emits an event when the saga ends there: remove emit= "
+                "or declare the state final",
+                state=state.name,
+            )
+            return None
+        if state.final == "failed":
+            self.problems.add(
+                "a failed (parked) end emits nothing, the instance waits for a person: remove "
+                "emit=",
+                state=state.name,
+            )
+            return None
+        return self.builder(state.emit, role="end event", state=state.name, step=None)
 
     def starts(self, starts: list[Start]) -> dict[str, StartDef]:
         compiled: dict[str, StartDef] = {}

@@ -27,7 +27,9 @@ A saga is a class that reads like the business process (see :mod:`saga.definitio
   (default: compensate).
 * ``transition(...)`` moves on an event or a ``Signal``, with an optional guard and action.
 * Terminal states: ``State(final="completed")``; ``compensated`` and ``failed`` (parked)
-  states are added when not declared.
+  states are added when not declared. A completed or compensated state may announce the
+  end to other services: ``State(final="compensated", emit=OrderCancelled)`` (built from
+  the data like a step's request).
 
 The whole definition is checked when the class is created (:mod:`saga.definition._compile`): a
 mistake is one :class:`~saga.errors.DefinitionError` naming the saga, state and event.
@@ -95,7 +97,12 @@ class Step(_Named):
 
 
 class State(_Named):
-    """A state of the saga: the steps it runs, where it goes next, its deadline."""
+    """A state of the saga: the steps it runs, where it goes next, its deadline.
+
+    ``emit`` (completed or compensated states only): the event the saga emits when it ends
+    here, so that other services learn the outcome; an Event class filled from the data's
+    fields of the same names, or a function of the data.
+    """
 
     def __init__(
         self,
@@ -105,12 +112,14 @@ class State(_Named):
         timeout: timedelta | None = None,
         on_timeout: State | str | Compensate = COMPENSATE,
         final: Outcome | None = None,
+        emit: type[Event] | Callable[[Any], Event] | None = None,
     ) -> None:
         self.run: tuple[Step, ...] = (run,) if isinstance(run, Step) else tuple(run)
         self.then = then
         self.timeout = timeout
         self.on_timeout = on_timeout
         self.final = final
+        self.emit = emit
 
 
 class Start(_Named):

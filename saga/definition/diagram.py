@@ -68,7 +68,8 @@ def mermaid(saga: type[Saga[Any]] | SagaDefinition) -> str:
         lines.extend(_rollback(d, rollback))
     for state in d.states.values():
         if state.final is not None:
-            add(f"    {state.name} --> [*]")
+            end = f" : / {state.emit_type.__name__}" if state.emit_type is not None else ""
+            add(f"    {state.name} --> [*]{end}")
     return "\n".join(lines) + "\n"
 
 

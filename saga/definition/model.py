@@ -54,6 +54,8 @@ class StateDef:
     timeout: timedelta | None = None
     on_timeout: str = COMPENSATE_TARGET
     implicit: bool = False  # added by the framework (compensated, failed)
+    emit: Builder | None = None  # the event announcing the end (terminal states only)
+    emit_type: type[Event] | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,9 @@ class SagaDefinition:
         for t in self.transitions:
             for cls in t.emits:
                 found[event_name(cls)] = cls
+        for state in self.states.values():
+            if state.emit_type is not None:
+                found[event_name(state.emit_type)] = state.emit_type
         return found
 
     def state_of_step(self, step: str) -> str:

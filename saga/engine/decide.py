@@ -8,7 +8,8 @@ or cancel the deadline), so their semantics are the same by construction.
 Rules, in short:
 
 * A start event creates an instance in the start's state; entering a state emits the
-  requests of its steps and sets its deadline; leaving it cancels the deadline.
+  requests of its steps and sets its deadline; leaving it cancels the deadline. Entering
+  a terminal state emits its end event, if it declares one.
 * An answer to a step marks it succeeded or failed. When every step of the state
   succeeded, the saga moves to ``then``. A failed retriable step is requested again up to
   its ``attempts``.
@@ -508,6 +509,11 @@ class _Run:
             self.deadline = None
             if state.final == "failed" and self.parked_reason is None:
                 self.parked_reason = f"moved to {name} by {trigger_of(self.inp, self.before)}"
+            if state.emit is not None:
+                event = self.call(f"end event of state {name}", state.emit, self.data)
+                if not isinstance(event, state.emit_type or Event):
+                    raise _Park(f"the end event of state {name} built {event!r}")
+                self.emit(event)
             return
         self.status = "running"
         for step in state.steps:

@@ -1,14 +1,18 @@
 """The example shop's event contracts as Python classes.
 
 The classes are generated from ``avro/`` (the source of truth) into ``_generated.py`` by
-``saga schemas generate``; this package re-exports them. The order saga is choreographed
-with events only (no commands): each participant reacts to the facts the others publish.
+``saga schemas generate``; this package re-exports them. Each service's events live in its
+namespace (and so travel on its topic): the requests it handles and the answers it gives.
 
-* happy path: OrderPlaced → StockReserved → PaymentAuthorized → ShipmentScheduled →
-  OrderApproved;
-* StockReservationFailed → OrderRejected;
-* PaymentDeclined → StockReleased (compensation) and OrderRejected;
-* ShipmentFailed → PaymentRefunded and StockReleased (compensations) and OrderRejected.
+* ``shop.orders``: OrderPlaced (from the HTTP API; starts the order saga), OrderApproved and
+  OrderCancelled (the saga's end, applied to the order row);
+* ``shop.inventory``: ReserveStock → StockReserved | StockReservationFailed; ReleaseStock;
+* ``shop.payments``: AuthorizePayment → PaymentAuthorized | PaymentDeclined; VoidPayment;
+  CapturePayment → PaymentCaptured | CaptureFailed;
+* ``shop.shipping``: ShipOrder → ShipmentScheduled | ShipmentFailed.
+
+StockReleased, PaymentRefunded and OrderRejected are earlier contracts the shop does not
+send today; published versions stay in ``avro/`` for readers of old events.
 """
 
 from services.contracts._generated import *  # noqa: F403

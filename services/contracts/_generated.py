@@ -16,23 +16,111 @@ from saga.contracts.events import AvroInt, AvroLong, Event, Record
 
 __all__ = [
     "Address",
+    "AuthorizePayment",
+    "CaptureFailed",
+    "CapturePayment",
     "DeclineReason",
+    "DeliveryAddress",
     "OrderApproved",
+    "OrderCancelled",
     "OrderLine",
     "OrderPlaced",
     "OrderRejected",
     "PaymentAuthorized",
+    "PaymentCaptured",
     "PaymentDeclined",
     "PaymentRefunded",
     "RejectionReason",
+    "ReleaseStock",
+    "ReservationLine",
+    "ReserveStock",
     "ReservedItem",
     "SalesChannel",
+    "ShipOrder",
     "ShipmentFailed",
+    "ShipmentItem",
     "ShipmentScheduled",
     "StockReleased",
     "StockReservationFailed",
     "StockReserved",
+    "VoidPayment",
 ]
+
+
+class ReleaseStock(
+    Event,
+    name="shop.inventory.ReleaseStock",
+    schema={
+        "type": "record",
+        "name": "ReleaseStock",
+        "namespace": "shop.inventory",
+        "doc": "Compensation: give a reservation back. Not answered.",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {"name": "reservation_id", "type": {"type": "string", "logicalType": "uuid"}},
+        ],
+    },
+):
+    """Compensation: give a reservation back. Not answered.
+
+    Contract version 1: avro/shop/inventory/ReleaseStock.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    reservation_id: UUID
+
+
+class ReservationLine(Record):
+    """The record ``shop.inventory.ReservationLine``."""
+
+    sku: str
+    quantity: AvroInt
+
+
+class ReserveStock(
+    Event,
+    name="shop.inventory.ReserveStock",
+    schema={
+        "type": "record",
+        "name": "ReserveStock",
+        "namespace": "shop.inventory",
+        "doc": "Request: set stock aside for every line of an order, or none.",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {
+                "name": "lines",
+                "type": {
+                    "type": "array",
+                    "items": {
+                        "type": "record",
+                        "name": "ReservationLine",
+                        "fields": [
+                            {"name": "sku", "type": "string"},
+                            {"name": "quantity", "type": "int"},
+                        ],
+                    },
+                },
+            },
+        ],
+    },
+):
+    """Request: set stock aside for every line of an order, or none.
+
+    Contract version 1: avro/shop/inventory/ReserveStock.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    lines: list[ReservationLine]
 
 
 class StockReleased(
@@ -186,6 +274,46 @@ class OrderApproved(
     approved_at: AwareDatetime
     payment_id: UUID
     shipment_id: UUID
+
+
+class OrderCancelled(
+    Event,
+    name="shop.orders.OrderCancelled",
+    schema={
+        "type": "record",
+        "name": "OrderCancelled",
+        "namespace": "shop.orders",
+        "doc": "The order saga ended compensated: nothing stays held for it.",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {
+                "name": "stock_released",
+                "type": "boolean",
+                "doc": "Whether a reservation was given back (false: none was made).",
+            },
+            {
+                "name": "payment_voided",
+                "type": "boolean",
+                "doc": "Whether an authorization was voided (false: none was made).",
+            },
+        ],
+    },
+):
+    """The order saga ended compensated: nothing stays held for it.
+
+    Contract version 1: avro/shop/orders/OrderCancelled.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    #: Whether a reservation was given back (false: none was made).
+    stock_released: bool
+    #: Whether an authorization was voided (false: none was made).
+    payment_voided: bool
 
 
 class OrderLine(Record):
@@ -361,6 +489,100 @@ class OrderRejected(
     detail: str = ""
 
 
+class AuthorizePayment(
+    Event,
+    name="shop.payments.AuthorizePayment",
+    schema={
+        "type": "record",
+        "name": "AuthorizePayment",
+        "namespace": "shop.payments",
+        "doc": "Request: hold the order total on the customer's card.",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {"name": "customer_id", "type": {"type": "string", "logicalType": "uuid"}},
+            {"name": "amount_cents", "type": "long", "doc": "Amount in minor units of currency."},
+            {"name": "currency", "type": "string", "doc": "ISO 4217 code, e.g. EUR."},
+        ],
+    },
+):
+    """Request: hold the order total on the customer's card.
+
+    Contract version 1: avro/shop/payments/AuthorizePayment.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    customer_id: UUID
+    #: Amount in minor units of currency.
+    amount_cents: AvroLong
+    #: ISO 4217 code, e.g. EUR.
+    currency: str
+
+
+class CaptureFailed(
+    Event,
+    name="shop.payments.CaptureFailed",
+    schema={
+        "type": "record",
+        "name": "CaptureFailed",
+        "namespace": "shop.payments",
+        "doc": "The provider did not take the money this time; asked again.",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {"name": "payment_id", "type": {"type": "string", "logicalType": "uuid"}},
+            {"name": "failed_at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+            {"name": "reason", "type": "string"},
+        ],
+    },
+):
+    """The provider did not take the money this time; asked again.
+
+    Contract version 1: avro/shop/payments/CaptureFailed.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    payment_id: UUID
+    failed_at: AwareDatetime
+    reason: str
+
+
+class CapturePayment(
+    Event,
+    name="shop.payments.CapturePayment",
+    schema={
+        "type": "record",
+        "name": "CapturePayment",
+        "namespace": "shop.payments",
+        "doc": "Request: take the authorized money once the order shipped.",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {"name": "payment_id", "type": {"type": "string", "logicalType": "uuid"}},
+        ],
+    },
+):
+    """Request: take the authorized money once the order shipped.
+
+    Contract version 1: avro/shop/payments/CapturePayment.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    payment_id: UUID
+
+
 class PaymentAuthorized(
     Event,
     name="shop.payments.PaymentAuthorized",
@@ -391,6 +613,41 @@ class PaymentAuthorized(
     order_id: UUID
     payment_id: UUID
     authorized_at: AwareDatetime
+    amount_cents: AvroLong
+    #: ISO 4217 code, e.g. EUR.
+    currency: str
+
+
+class PaymentCaptured(
+    Event,
+    name="shop.payments.PaymentCaptured",
+    schema={
+        "type": "record",
+        "name": "PaymentCaptured",
+        "namespace": "shop.payments",
+        "doc": "The authorized amount was taken from the customer's card.",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {"name": "payment_id", "type": {"type": "string", "logicalType": "uuid"}},
+            {"name": "captured_at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+            {"name": "amount_cents", "type": "long"},
+            {"name": "currency", "type": "string", "doc": "ISO 4217 code, e.g. EUR."},
+        ],
+    },
+):
+    """The authorized amount was taken from the customer's card.
+
+    Contract version 1: avro/shop/payments/PaymentCaptured.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    payment_id: UUID
+    captured_at: AwareDatetime
     amount_cents: AvroLong
     #: ISO 4217 code, e.g. EUR.
     currency: str
@@ -470,6 +727,108 @@ class PaymentRefunded(
     amount_cents: AvroLong
     #: ISO 4217 code, e.g. EUR.
     currency: str
+
+
+class VoidPayment(
+    Event,
+    name="shop.payments.VoidPayment",
+    schema={
+        "type": "record",
+        "name": "VoidPayment",
+        "namespace": "shop.payments",
+        "doc": "Compensation: release an authorization (refund if captured).",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {"name": "payment_id", "type": {"type": "string", "logicalType": "uuid"}},
+        ],
+    },
+):
+    """Compensation: release an authorization (refund if captured).
+
+    Contract version 1: avro/shop/payments/VoidPayment.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    payment_id: UUID
+
+
+class ShipmentItem(Record):
+    """The record ``shop.shipping.ShipmentItem``."""
+
+    sku: str
+    quantity: AvroInt
+
+
+class DeliveryAddress(Record):
+    """The record ``shop.shipping.DeliveryAddress``."""
+
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    #: ISO 3166-1 alpha-2 code.
+    country: str
+
+
+class ShipOrder(
+    Event,
+    name="shop.shipping.ShipOrder",
+    schema={
+        "type": "record",
+        "name": "ShipOrder",
+        "namespace": "shop.shipping",
+        "doc": "Request: hand the order to a carrier (the point of no return).",
+        "fields": [
+            {
+                "name": "order_id",
+                "type": {"type": "string", "logicalType": "uuid"},
+                "doc": "The order, also the saga's correlation id.",
+            },
+            {
+                "name": "items",
+                "type": {
+                    "type": "array",
+                    "items": {
+                        "type": "record",
+                        "name": "ShipmentItem",
+                        "fields": [
+                            {"name": "sku", "type": "string"},
+                            {"name": "quantity", "type": "int"},
+                        ],
+                    },
+                },
+            },
+            {
+                "name": "address",
+                "type": {
+                    "type": "record",
+                    "name": "DeliveryAddress",
+                    "fields": [
+                        {"name": "line1", "type": "string"},
+                        {"name": "line2", "type": ["null", "string"], "default": None},
+                        {"name": "city", "type": "string"},
+                        {"name": "postal_code", "type": "string"},
+                        {"name": "country", "type": "string", "doc": "ISO 3166-1 alpha-2 code."},
+                    ],
+                },
+            },
+        ],
+    },
+):
+    """Request: hand the order to a carrier (the point of no return).
+
+    Contract version 1: avro/shop/shipping/ShipOrder.v1.avsc.
+    """
+
+    #: The order, also the saga's correlation id.
+    order_id: UUID
+    items: list[ShipmentItem]
+    address: DeliveryAddress
 
 
 class ShipmentFailed(

@@ -244,3 +244,19 @@ def test_ctrl_c_exits_130_without_a_traceback(env: dict[str, str], tmp_path: Pat
     with saga_process("diagram", "blocking:Saga", env=env, cwd=tmp_path) as process:
         assert first_line(process).strip() == "ready"
         assert_exits_on(process, signal.SIGINT, 130)
+
+
+# -- saga demo (bad input only: the run itself is tests/integration/test_shop_demo.py) -----
+
+
+def test_demo_outside_the_checkout_names_the_folder(env: dict[str, str], tmp_path: Path) -> None:
+    done = run_saga("demo", env=env, cwd=tmp_path)
+    assert_one_line_error(done, "run it in the repository's root folder", "make demo")
+    assert not (tmp_path / ".saga").exists()  # no stack was started in the wrong place
+
+
+def test_demo_options_are_checked_before_the_stack_comes_up(env: dict[str, str]) -> None:
+    assert_one_line_error(run_saga("demo", "--kill", "nobody", env=env), "--kill nobody")
+    assert_usage_error(run_saga("demo", "--orders", "0", env=env), "--orders")
+    assert_usage_error(run_saga("demo", "--rate", "0", env=env), "--rate")
+    assert not Path(env["SAGA_STACK_DIR"]).exists()

@@ -5,6 +5,8 @@ from pathlib import Path
 import yaml
 
 from saga.stack._docker import COMPOSE_ENDPOINTS
+from services.common import SERVICES, database_name
+from services.demo.processes import api_args, worker_args
 
 COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
 
@@ -39,11 +41,42 @@ def test_ports_match_the_endpoints_saga_stack_reports() -> None:
     )
 
 
-def test_every_service_has_a_healthcheck_for_compose_wait() -> None:
+def test_every_long_running_service_has_a_healthcheck_for_compose_wait() -> None:
     for name, service in _services().items():
+        if service.get("restart") == "no":
+            continue  # one-shot: others wait for it to complete
         check = service.get("healthcheck")
         assert isinstance(check, dict), f"{name} has no healthcheck"
         assert check["test"], f"{name} healthcheck has no test"
+
+
+def test_the_shop_runs_each_service_as_the_demo_starts_it() -> None:
+    services = _services()
+    for service in SERVICES:
+        worker = services[service]
+        assert worker["command"] == ["saga", *worker_args(service)]
+        env = worker["environment"]
+        assert isinstance(env, dict)
+        assert env["SAGA_DATABASE_URL"].endswith(f"@postgres:5432/{database_name(service)}")
+        assert env["SAGA_KAFKA_BOOTSTRAP"] == "kafka:19092"  # the broker's INTERNAL listener
+        assert worker["depends_on"] == {
+            "shop-setup": {"condition": "service_completed_successfully"}
+        }
+    api = services["orders-api"]
+    assert api["command"][:3] == ["python", *api_args()]
+    assert api["environment"]["SAGA_DATABASE_URL"].endswith("/shop_orders")  # type: ignore[index]
+    assert "127.0.0.1:8000:8000" in api["ports"]  # type: ignore[operator]
+
+
+def test_the_shop_is_set_up_once_the_stack_is_healthy() -> None:
+    setup = _services()["shop-setup"]
+    assert setup["command"] == ["python", "-m", "services.setup"]
+    assert setup["depends_on"] == {
+        "kafka": {"condition": "service_healthy"},
+        "postgres": {"condition": "service_healthy"},
+    }
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    assert "'.[shop]'" in dockerfile  # the API's web framework is in the image
 
 
 def test_postgres_allows_logical_decoding() -> None:

@@ -19,10 +19,25 @@ from tests._samples import AVRO, ROOT, write_contract
 
 GENERATED = ROOT / "services" / "contracts" / "_generated.py"
 DOMAIN = {
-    "shop.orders": {"OrderPlaced", "OrderApproved", "OrderRejected"},
-    "shop.inventory": {"StockReserved", "StockReservationFailed", "StockReleased"},
-    "shop.payments": {"PaymentAuthorized", "PaymentDeclined", "PaymentRefunded"},
-    "shop.shipping": {"ShipmentScheduled", "ShipmentFailed"},
+    "shop.orders": {"OrderPlaced", "OrderApproved", "OrderRejected", "OrderCancelled"},
+    "shop.inventory": {
+        "ReserveStock",
+        "StockReserved",
+        "StockReservationFailed",
+        "ReleaseStock",
+        "StockReleased",
+    },
+    "shop.payments": {
+        "AuthorizePayment",
+        "PaymentAuthorized",
+        "PaymentDeclined",
+        "VoidPayment",
+        "CapturePayment",
+        "PaymentCaptured",
+        "CaptureFailed",
+        "PaymentRefunded",
+    },
+    "shop.shipping": {"ShipOrder", "ShipmentScheduled", "ShipmentFailed"},
 }
 
 
