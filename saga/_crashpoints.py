@@ -2,7 +2,8 @@
 
 ``SAGA_CRASH_AT=relay.after_commit`` makes the process SIGKILL itself the first time it
 reaches ``crash_point("relay.after_commit")``; ``name:N`` waits for the N-th time, and
-``name:N:stop`` SIGSTOPs instead (a test resumes it with SIGCONT, e.g. to play a zombie).
+``name:N:stop`` SIGSTOPs instead (a test resumes it with SIGCONT, e.g. to play a zombie),
+and ``name:N:raise`` raises :class:`CrashPointReached` there (a bug where none was expected).
 Without the variable, :func:`crash_point` is a function that does nothing.
 
 Points in the framework:
@@ -26,20 +27,24 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["crash_point"]
+__all__ = ["CrashPointReached", "crash_point"]
 
 _VARIABLE = "SAGA_CRASH_AT"
 
 
-def _parse(spec: str) -> tuple[str, int, signal.Signals]:
+class CrashPointReached(Exception):
+    """Raised at a crash point armed with ``:raise``."""
+
+
+def _parse(spec: str) -> tuple[str, int, signal.Signals | None]:
     name, _, rest = spec.partition(":")
     count_text, _, action = rest.partition(":")
     count = int(count_text) if count_text else 1
-    chosen = signal.SIGSTOP if action == "stop" else signal.SIGKILL
+    chosen = {"stop": signal.SIGSTOP, "raise": None}.get(action, signal.SIGKILL)
     return name, count, chosen
 
 
-def _armed(name: str, count: int, chosen: signal.Signals) -> Callable[[str], None]:
+def _armed(name: str, count: int, chosen: signal.Signals | None) -> Callable[[str], None]:
     hits = 0
     lock = threading.Lock()  # relay lanes pass their points from several threads
 
@@ -50,10 +55,13 @@ def _armed(name: str, count: int, chosen: signal.Signals) -> Callable[[str], Non
         with lock:
             hits += 1
             reached = hits == count
-        if reached:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.kill(os.getpid(), chosen)
+        if not reached:
+            return
+        if chosen is None:
+            raise CrashPointReached(f"crash point {point} reached")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.kill(os.getpid(), chosen)
 
     return crash_point
 

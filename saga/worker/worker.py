@@ -35,13 +35,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka import Message as KafkaMessage
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert
@@ -63,6 +64,7 @@ from saga.errors import (
     ConfigError,
     ContractError,
     DecodeError,
+    SagaError,
     TransportError,
     UnknownInstanceError,
 )
@@ -198,6 +200,7 @@ class Worker:
         self._consumer: Consumer | None = None
         self._relay_stop = threading.Event()
         self._relay_thread: threading.Thread | None = None
+        self._relay_failure: BaseException | None = None
         self._stop = threading.Event()
         self._timers_due = 0.0
         self._kafka_warned = 0.0
@@ -217,6 +220,7 @@ class Worker:
                 try:
                     self.poll_once()
                     self.fire_due()
+                    self._check_relay()
                     attempt = 0
                 except Exception as exc:
                     if not is_outage(exc):
@@ -246,11 +250,13 @@ class Worker:
             **self._consumer_options,
         }
         self._consumer = Consumer(config)
-        self._consumer.subscribe(self.input_topics)
+        self._consumer.subscribe(
+            self.input_topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
+        )
         if self._with_relay:
             relay = Relay(self.database_url, self.kafka_bootstrap, settings=self.settings)
             self._relay_thread = threading.Thread(
-                target=relay.run, args=(self._relay_stop,), name="saga-relay", daemon=True
+                target=self._run_relay, args=(relay,), name="saga-relay", daemon=True
             )
             self._relay_thread.start()
         _log.info(
@@ -260,6 +266,47 @@ class Worker:
             ", ".join(self.input_topics),
             self.dead_letter_topic,
             "in this process" if self._with_relay else "elsewhere (relay=False)",
+        )
+
+    # Rebalances, told in the log: which partitions this worker reads is what an operator
+    # asks first when a saga waits.
+    def _assigned(self, _: Consumer, partitions: list[TopicPartition]) -> None:
+        _log.info("worker %s reads %s", self.name, _partitions(partitions) or "no partition")
+
+    def _revoked(self, _: Consumer, partitions: list[TopicPartition]) -> None:
+        _log.info("worker %s gives back %s", self.name, _partitions(partitions) or "nothing")
+
+    def _lost(self, _: Consumer, partitions: list[TopicPartition]) -> None:
+        _log.warning(
+            "worker %s lost %s (no heartbeat answered in time); rejoining",
+            self.name,
+            _partitions(partitions) or "nothing",
+        )
+
+    def _run_relay(self, relay: Relay) -> None:
+        try:
+            relay.run(self._relay_stop)
+        except BaseException as exc:
+            self._relay_failure = exc
+            # Where it broke, and its message with secrets masked.
+            _log.error(
+                "worker %s: the relay stopped: %s: %s\n%s",
+                self.name,
+                type(exc).__name__,
+                redact_error(exc, *self._secrets),
+                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+            )
+
+    def _check_relay(self) -> None:
+        """A worker whose relay died would go on consuming while nothing it writes is
+        published: it stops instead, so that a supervisor restarts it."""
+        thread = self._relay_thread
+        if thread is None or thread.is_alive() or self._relay_stop.is_set():
+            return
+        why = redact_error(self._relay_failure, *self._secrets) if self._relay_failure else "?"
+        raise SagaError(
+            f"the worker's relay stopped ({why}); restart the worker: the outbox keeps "
+            "every unpublished event"
         )
 
     def close(self) -> None:
@@ -521,6 +568,14 @@ class Worker:
             else:
                 out.append(f"participant {host.name}")
         return out
+
+
+def _partitions(partitions: Sequence[TopicPartition]) -> str:
+    """``topic[0,2], other[1]``"""
+    by_topic: dict[str, list[int]] = {}
+    for tp in partitions:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return ", ".join(f"{t}[{','.join(map(str, sorted(p)))}]" for t, p in sorted(by_topic.items()))
 
 
 def describe(definition: SagaDefinition) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from confluent_kafka import Producer
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 from sqlalchemy import create_engine, text
 
 from saga.contracts.events import Event, contract_of, event_name, registered_events
@@ -69,20 +70,68 @@ class Orders:
         assert self.producer.flush(120) == 0, "the broker did not take the events"
 
 
-def query(url: str, sql: str) -> list[tuple[object, ...]]:
+def query(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql)).all()]
+            return [tuple(r) for r in conn.execute(text(sql), params).all()]
     finally:
         engine.dispose()
 
 
 def statuses(url: str, saga: str = "test.OrderSaga") -> Counter[str]:
     rows = query(
-        url, f"SELECT status, count(*) FROM saga_instance WHERE saga = '{saga}' GROUP BY 1"
+        url, "SELECT status, count(*) FROM saga_instance WHERE saga = :saga GROUP BY 1", saga=saga
     )
     return Counter({str(s): int(n) for s, n in rows})  # type: ignore[call-overload]
+
+
+def stuck_report(url: str) -> str:
+    """Where unended sagas wait: their states, and what the outbox has not published."""
+    states = query(
+        url,
+        "SELECT state, count(*) FROM saga_instance WHERE status = 'running' GROUP BY 1 "
+        "ORDER BY 2 DESC LIMIT 5",
+    )
+    unpublished = query(
+        url,
+        "SELECT topic, count(*), min(created_at) FROM saga_outbox WHERE published_at IS NULL "
+        "GROUP BY 1 ORDER BY 2 DESC LIMIT 5",
+    )
+    return f"running by state: {states}; unpublished outbox rows: {unpublished}"
+
+
+def group_report(bootstrap: str, group: str, topics: list[str]) -> str:
+    """Per partition of ``topics``: the group's committed offset, the last stable offset
+    (what a read_committed consumer can reach) and the high watermark. A committed offset
+    at a last stable offset below the watermark means a transaction holds the partition."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        meta = admin.list_topics(timeout=10)
+        parts = [TopicPartition(t, p) for t in topics for p in meta.topics[t].partitions]
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group, parts)]
+            )[group]
+            .result(10)
+            .topic_partitions
+        }
+        ends = {}
+        for level in (IsolationLevel.READ_COMMITTED, IsolationLevel.READ_UNCOMMITTED):
+            found = admin.list_offsets(
+                {tp: OffsetSpec.latest() for tp in parts}, isolation_level=level
+            )
+            ends[level] = {(tp.topic, tp.partition): f.result(10).offset for tp, f in found.items()}
+    except Exception as exc:  # a report for a failure message: say why it is missing
+        return f"group {group}: no report ({exc})"
+    rows = [
+        f"{t}[{p}] committed {committed.get((t, p))} stable "
+        f"{ends[IsolationLevel.READ_COMMITTED][(t, p)]} end "
+        f"{ends[IsolationLevel.READ_UNCOMMITTED][(t, p)]}"
+        for t, p in sorted(committed)
+    ]
+    return f"group {group}: " + "; ".join(rows)
 
 
 def effects_twice(url: str) -> list[tuple[object, ...]]:

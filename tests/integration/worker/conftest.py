@@ -23,9 +23,11 @@ from tests.integration.worker._support import (
     ROOT,
     Orders,
     effects_twice,
+    group_report,
     illegal_moves,
     prepare_database,
     statuses,
+    stuck_report,
     unique_prefix,
     write_contracts,
 )
@@ -101,16 +103,26 @@ class Scene:
         done = statuses(self.url)
         return done["completed"] + done["compensated"] + done["failed"]
 
-    def wait_all_ended(self, timeout: float = 120) -> None:
+    def wait_all_ended(self, timeout: float = 120, *, exits: tuple[int, ...] = ()) -> None:
+        """Every saga placed ended; each worker runs, stopped, was killed or exited ``exits``."""
         for worker in self.workers:
             code = worker.poll()
-            assert code in (None, 0, -9), self.log(worker)
-        eventually(
-            lambda: self.ended() == self.placed_count,
-            timeout=timeout,
-            interval=0.25,
-            what=f"all {self.placed_count} sagas ended (now {self.ended()})",
-        )
+            assert code in (None, 0, -9, *exits), self.log(worker)
+        try:
+            eventually(
+                lambda: self.ended() == self.placed_count,
+                timeout=timeout,
+                interval=0.25,
+                what=f"all {self.placed_count} sagas ended",
+            )
+        except AssertionError as failed:
+            # Which part stopped: the sagas' states, the outbox, each worker's last lines.
+            logs = "\n".join(f"--- worker {i}:\n{self.log(w)}" for i, w in enumerate(self.workers))
+            topics = [self.prefix + "test.shop", self.prefix + "test.tickets"]
+            raise AssertionError(
+                f"{failed}; {self.ended()} ended; {stuck_report(self.url)}; "
+                f"{group_report(self.bootstrap, 'shop', topics)}\n{logs}"
+            ) from None
 
     def check(self) -> None:
         """Every saga ended as its order says, no effect twice, every history legal."""

@@ -106,6 +106,24 @@ def test_sigterm_finishes_the_batch_and_leaves_within_seconds(scene: Scene) -> N
     assert worker.wait(15) == 0, scene.log(worker)
     assert "stopped" in scene.log(worker)
     again = scene.start()
-    scene.wait_all_ended()
+    scene.wait_all_ended(exits=(2,))
+    assert scene.stop(again) == 0
+    scene.check()
+
+
+def test_a_worker_whose_relay_dies_stops_with_one_line_and_a_restart_publishes_the_rest(
+    scene: Scene,
+) -> None:
+    # A relay thread that died of a bug would leave the worker consuming while nothing it
+    # writes is published: every saga would wait for ever. The worker stops instead.
+    worker = scene.start(crash_at="relay.after_mark:3:raise")
+    scene.place(200)
+    eventually(lambda: worker.poll() is not None, timeout=90, what="the worker stopped")
+    log = scene.log(worker)
+    assert worker.returncode == 2, log
+    assert "the worker's relay stopped (crash point relay.after_mark reached)" in log, log
+    assert "restart the worker" in log.splitlines()[-1], log
+    again = scene.start()
+    scene.wait_all_ended(exits=(2,))
     assert scene.stop(again) == 0
     scene.check()
