@@ -108,12 +108,16 @@ class Scene:
         for worker in self.workers:
             code = worker.poll()
             assert code in (None, 0, -9, *exits), self.log(worker)
+        self.wait_ended(self.placed_count, timeout=timeout)
+
+    def wait_ended(self, count: int, *, timeout: float = 120) -> None:
+        """At least ``count`` sagas ended; if not in time, the failure says where they wait."""
         try:
             eventually(
-                lambda: self.ended() == self.placed_count,
+                lambda: self.ended() >= count,
                 timeout=timeout,
                 interval=0.25,
-                what=f"all {self.placed_count} sagas ended",
+                what=f"{count} of {self.placed_count} sagas ended",
             )
         except AssertionError as failed:
             # Which part stopped: the sagas' states, the outbox, each worker's last lines.

@@ -69,7 +69,7 @@ def test_the_broker_away_30_seconds_while_sagas_run(
         finally:
             private_stack.stack.start_kafka()
         ended = scene.ended()
-        eventually(lambda: scene.ended() > ended + 40, timeout=120, what="sagas ending again")
+        scene.wait_ended(ended + 40)
     scene.wait_all_ended(timeout=180)
     assert worker.poll() is None, "the worker was never restarted and must still run"
     assert scene.stop(worker) == 0
@@ -85,7 +85,7 @@ def test_postgres_crashed_and_restarted_while_sagas_run(
         eventually(lambda: scene.ended() > 40, timeout=90, what="sagas ending")
         private_stack.restart_postgres()
         ended = scene.ended()
-        eventually(lambda: scene.ended() > ended + 40, timeout=120, what="sagas ending again")
+        scene.wait_ended(ended + 40)
     scene.wait_all_ended(timeout=180)
     assert worker.poll() is None, "the worker was never restarted and must still run"
     assert scene.stop(worker) == 0
