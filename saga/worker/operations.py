@@ -22,7 +22,8 @@ from saga.engine.instance import Instance
 from saga.engine.messages import Operation
 from saga.engine.operations import SagaShape, check
 from saga.errors import OperationRefused, UnknownInstanceError
-from saga.tables import definition_table, instance_table, signal_table
+from saga.tables import instance_table, signal_table
+from saga.worker.signals import registered_versions
 
 __all__ = ["queue_operation"]
 
@@ -45,19 +46,7 @@ def queue_operation(
     :class:`~saga.errors.UnknownInstanceError` for an instance that does not exist. Never
     commits.
     """
-    known = dict(
-        session.execute(
-            select(definition_table.c.version, definition_table.c.description).where(
-                definition_table.c.saga == saga
-            )
-        ).all()
-    )
-    if not known:
-        sagas = session.scalars(select(definition_table.c.saga).distinct()).all()
-        raise OperationRefused(
-            f"no worker has hosted a saga named {saga!r} in this database "
-            f"(sagas: {', '.join(sorted(sagas)) or 'none'}): check the name"
-        )
+    known = registered_versions(session, saga, OperationRefused)
     snapshot = session.scalar(
         select(instance_table.c.snapshot).where(
             instance_table.c.saga == saga, instance_table.c.instance_id == instance_id

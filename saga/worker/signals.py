@@ -18,10 +18,29 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from saga.errors import SignalRefused, UnknownInstanceError
+from saga.errors import SagaError, SignalRefused, UnknownInstanceError
 from saga.tables import definition_table, instance_table, signal_table
 
-__all__ = ["send_signal"]
+__all__ = ["registered_versions", "send_signal"]
+
+
+def registered_versions(
+    session: Session, saga: str, refuse: type[SagaError]
+) -> dict[int, dict[str, Any]]:
+    """What the workers registered of each version of ``saga`` (see ``Worker``'s
+    ``describe``); ``refuse`` is raised, naming the sagas there are, when none did."""
+    known = session.execute(
+        select(definition_table.c.version, definition_table.c.description).where(
+            definition_table.c.saga == saga
+        )
+    ).all()
+    if not known:
+        sagas = session.scalars(select(definition_table.c.saga).distinct()).all()
+        raise refuse(
+            f"no worker has hosted a saga named {saga!r} in this database "
+            f"(sagas: {', '.join(sorted(sagas)) or 'none'}): check the name"
+        )
+    return {int(version): description for version, description in known}
 
 
 def send_signal(
@@ -42,17 +61,7 @@ def send_signal(
     instance that does not exist. Never commits. ``by`` and ``reason`` (an operator's
     signal, ``saga sagas cancel``) are kept in the instance's history.
     """
-    known = session.execute(
-        select(definition_table.c.version, definition_table.c.description).where(
-            definition_table.c.saga == saga
-        )
-    ).all()
-    if not known:
-        sagas = session.scalars(select(definition_table.c.saga).distinct()).all()
-        raise SignalRefused(
-            f"no worker has hosted a saga named {saga!r} in this database "
-            f"(sagas: {', '.join(sorted(sagas)) or 'none'}): check the name"
-        )
+    known = registered_versions(session, saga, SignalRefused)
     row = session.execute(
         select(instance_table.c.state, instance_table.c.definition_version).where(
             instance_table.c.saga == saga, instance_table.c.instance_id == instance_id
@@ -61,7 +70,7 @@ def send_signal(
     if row is None:
         raise UnknownInstanceError(f"saga {saga} has no instance {instance_id!r}: check the id")
     state, version = row
-    description = dict(known).get(version)
+    description = known.get(version)
     if description is None:
         raise SignalRefused(
             f"instance {instance_id!r} runs version {version} of saga {saga}, which no worker "
