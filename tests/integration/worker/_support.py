@@ -8,7 +8,13 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    IsolationLevel,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from sqlalchemy import create_engine, text
 
@@ -99,6 +105,71 @@ def stuck_report(url: str) -> str:
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 5",
     )
     return f"running by state: {states}; unpublished outbox rows: {unpublished}"
+
+
+def follow_instance(url: str, bootstrap: str, topics: list[str]) -> str:
+    """One running instance's path: its history, the events written for its key, whether
+    each reached its topic (read_committed) and which consumers took it."""
+    first = query(url, "SELECT instance_id FROM saga_instance WHERE status = 'running' LIMIT 1")
+    if not first:
+        return "no running instance"
+    instance = str(first[0][0])
+    history = query(
+        url,
+        "SELECT seq, trigger, from_state, to_state FROM saga_history WHERE instance_id = :i "
+        "ORDER BY seq",
+        i=instance,
+    )
+    rows = query(
+        url,
+        "SELECT o.id, o.lane, o.event_type, o.event_id, o.published_at IS NOT NULL, "
+        "array_agg(i.consumer_group) FROM saga_outbox o LEFT JOIN saga_inbox i "
+        "ON i.event_id = o.event_id WHERE o.key = :k GROUP BY 1 ORDER BY 1",
+        k=instance.encode(),
+    )
+    in_kafka = event_ids_in(bootstrap, topics)
+    told = [
+        f"#{row_id} lane {lane} {kind} marked={marked} in_kafka={event_id in in_kafka} "
+        f"taken_by={takers}"
+        for row_id, lane, kind, event_id, marked, takers in rows
+    ]
+    return f"instance {instance}: history {history}; its events: {told}"
+
+
+def event_ids_in(bootstrap: str, topics: list[str]) -> set[object]:
+    """The event ids of every committed record in ``topics``."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"report-{uuid.uuid4()}",
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+        }
+    )
+    found: set[object] = set()
+    try:
+        meta = consumer.list_topics(timeout=10)
+        parts = [TopicPartition(t, p, 0) for t in topics for p in meta.topics[t].partitions]
+        consumer.assign(parts)
+        open_parts = {(tp.topic, tp.partition) for tp in parts}
+        for _ in range(1_000_000):
+            if not open_parts:
+                break
+            message = consumer.poll(10)
+            if message is None:
+                break
+            error = message.error()
+            if error is not None:
+                open_parts.discard((message.topic(), message.partition()))
+                continue
+            for name, value in message.headers() or []:
+                if name == "event-id" and isinstance(value, bytes):
+                    found.add(uuid.UUID(value.decode()))
+    finally:
+        consumer.close()
+    return found
 
 
 def group_report(bootstrap: str, group: str, topics: list[str]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from tests.integration.worker._support import (
     ROOT,
     Orders,
     effects_twice,
+    follow_instance,
     group_report,
     illegal_moves,
     prepare_database,
@@ -38,6 +39,14 @@ APP = "tests.integration.worker.app"
 def outcome_of(i: int) -> str:
     """Order ``i``'s expected end: every tenth from 3 cannot ship, from 5 is declined."""
     return "compensated" if i % 10 in (3, 5) else "completed"
+
+
+def _told(report: Callable[..., str], *args: object) -> str:
+    """A report for a failure message; its own failure must not hide the first one."""
+    try:
+        return report(*args)
+    except Exception as exc:
+        return f"{report.__name__} failed: {exc!r}"
 
 
 @dataclass
@@ -123,9 +132,13 @@ class Scene:
             # Which part stopped: the sagas' states, the outbox, each worker's last lines.
             logs = "\n".join(f"--- worker {i}:\n{self.log(w)}" for i, w in enumerate(self.workers))
             topics = [self.prefix + "test.shop", self.prefix + "test.tickets"]
+            reports = [
+                _told(stuck_report, self.url),
+                _told(group_report, self.bootstrap, "shop", topics),
+                _told(follow_instance, self.url, self.bootstrap, topics),
+            ]
             raise AssertionError(
-                f"{failed}; {self.ended()} ended; {stuck_report(self.url)}; "
-                f"{group_report(self.bootstrap, 'shop', topics)}\n{logs}"
+                f"{failed}; {self.ended()} ended; {'; '.join(reports)}\n{logs}"
             ) from None
 
     def check(self) -> None:
