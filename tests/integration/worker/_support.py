@@ -12,6 +12,7 @@ from confluent_kafka import (
     Consumer,
     ConsumerGroupTopicPartitions,
     IsolationLevel,
+    KafkaError,
     Producer,
     TopicPartition,
 )
@@ -59,16 +60,26 @@ class Orders:
     def __init__(self, bootstrap: str, prefix: str, contracts: Path) -> None:
         self.topics = TopicMap(prefix=prefix)
         self.serializer = Serializer(Settings(schema_dir=contracts))
-        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+        # Held as long as it takes (an outage outlasts librdkafka's default 300 s under load).
+        self.producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "message.timeout.ms": 0}
+        )
+        self.undelivered: list[str] = []  # "<correlation id>: <error>"
 
     def publish(self, event: Event, correlation_id: str) -> Message:
         message = Message.new(event, correlation_id=correlation_id, producer="test")
         encoded = self.serializer.encode(message.event, message.envelope)
+
+        def delivered(error: KafkaError | None, _: object) -> None:
+            if error is not None:
+                self.undelivered.append(f"{correlation_id}: {error.str()}")
+
         self.producer.produce(
             self.topics.topic_for(event_name(event)),
             key=encoded.key,
             value=encoded.value,
             headers=encoded.headers,
+            on_delivery=delivered,
         )
         return message
 
@@ -96,21 +107,26 @@ def stuck_report(url: str) -> str:
     """Where unended sagas wait: their states, and what the outbox has not published."""
     states = query(
         url,
-        "SELECT state, count(*) FROM saga_instance WHERE status = 'running' GROUP BY 1 "
-        "ORDER BY 2 DESC LIMIT 5",
+        "SELECT status, state, count(*) FROM saga_instance "
+        "WHERE status NOT IN ('completed', 'compensated', 'failed') GROUP BY 1, 2 "
+        "ORDER BY 3 DESC LIMIT 5",
     )
     unpublished = query(
         url,
         "SELECT topic, count(*), min(created_at) FROM saga_outbox WHERE published_at IS NULL "
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 5",
     )
-    return f"running by state: {states}; unpublished outbox rows: {unpublished}"
+    return f"unended by status and state: {states}; unpublished outbox rows: {unpublished}"
 
 
 def follow_instance(url: str, bootstrap: str, topics: list[str]) -> str:
     """One running instance's path: its history, the events written for its key, whether
     each reached its topic (read_committed) and which consumers took it."""
-    first = query(url, "SELECT instance_id FROM saga_instance WHERE status = 'running' LIMIT 1")
+    first = query(
+        url,
+        "SELECT instance_id FROM saga_instance "
+        "WHERE status NOT IN ('completed', 'compensated', 'failed') LIMIT 1",
+    )
     if not first:
         return "no running instance"
     instance = str(first[0][0])

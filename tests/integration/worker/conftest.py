@@ -27,6 +27,7 @@ from tests.integration.worker._support import (
     group_report,
     illegal_moves,
     prepare_database,
+    query,
     statuses,
     stuck_report,
     unique_prefix,
@@ -34,6 +35,11 @@ from tests.integration.worker._support import (
 )
 
 APP = "tests.integration.worker.app"
+
+
+def order_id_of(i: int) -> str:
+    """Order ``i``'s id; every tenth from 3 is fragile (it cannot ship)."""
+    return f"o{i}" + ("-fragile" if i % 10 == 3 else "")
 
 
 def outcome_of(i: int) -> str:
@@ -101,7 +107,7 @@ class Scene:
         """``count`` more orders, outcomes mixed as :func:`outcome_of` says (``flush``: wait
         until the broker has them; without, they wait in the producer, e.g. in an outage)."""
         for i in range(self.placed_count, self.placed_count + count):
-            order_id = f"o{i}" + ("-fragile" if i % 10 == 3 else "")
+            order_id = order_id_of(i)
             amount = 2_000_000 if i % 10 == 5 else 500
             self.orders.publish(placed(order_id, amount_cents=amount), order_id)
         self.placed_count += count
@@ -133,6 +139,7 @@ class Scene:
             logs = "\n".join(f"--- worker {i}:\n{self.log(w)}" for i, w in enumerate(self.workers))
             topics = [self.prefix + "test.shop", self.prefix + "test.tickets"]
             reports = [
+                _told(self.missing),
                 _told(stuck_report, self.url),
                 _told(group_report, self.bootstrap, "shop", topics),
                 _told(follow_instance, self.url, self.bootstrap, topics),
@@ -140,6 +147,15 @@ class Scene:
             raise AssertionError(
                 f"{failed}; {self.ended()} ended; {'; '.join(reports)}\n{logs}"
             ) from None
+
+    def missing(self) -> str:
+        """Orders placed without a saga instance, and what the producer could not deliver."""
+        ids = {str(r[0]) for r in query(self.url, "SELECT instance_id FROM saga_instance")}
+        placed = {order_id_of(i) for i in range(self.placed_count)}
+        lost = sorted(placed - ids)
+        return f"orders without an instance: {lost[:5]} ({len(lost)}); undelivered: " + str(
+            self.orders.undelivered[:5]
+        )
 
     def check(self) -> None:
         """Every saga ended as its order says, no effect twice, every history legal."""
