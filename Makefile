@@ -21,7 +21,8 @@ demo: $(STAMP)
 
 ## test: lint, contract checks, then unit + integration tests on a real Kafka and PostgreSQL
 test: lint schemas
-	$(BIN)/pytest tests $(PYTEST_ARGS)
+	$(BIN)/saga stack up
+	$(BIN)/pytest tests -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check saga tests services benchmarks migrations
