@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import (
     Consumer,
@@ -152,8 +154,52 @@ def follow_instance(url: str, bootstrap: str, topics: list[str]) -> str:
     return f"instance {instance}: history {history}; its events: {told}"
 
 
+def follow_order(url: str, bootstrap: str, topics: list[str], order_id: str) -> str:
+    """Where an order without an instance went: its records in Kafka, the inbox claims of
+    their event ids, the outbox rows of its key."""
+    records = records_of(bootstrap, topics, order_id.encode())
+    claims = query(
+        url,
+        "SELECT consumer_group, event_id, processed_at FROM saga_inbox WHERE event_id = ANY(:ids)",
+        ids=[uuid.UUID(r[3]) for r in records if r[3]],
+    )
+    rows = query(
+        url,
+        "SELECT id, event_type, published_at FROM saga_outbox WHERE key = :k",
+        k=order_id.encode(),
+    )
+    return f"order {order_id}: records {records}; inbox claims {claims}; outbox rows {rows}"
+
+
+def records_of(bootstrap: str, topics: list[str], key: bytes) -> list[tuple[object, ...]]:
+    """(partition, offset, event type, event id) of the committed records with ``key``."""
+    found: list[tuple[object, ...]] = []
+    for message in _committed(bootstrap, topics):
+        if message.key() == key:
+            headers = dict(message.headers() or [])
+            found.append(
+                (
+                    message.partition(),
+                    message.offset(),
+                    (headers.get("event-type") or b"").decode(),
+                    (headers.get("event-id") or b"").decode(),
+                )
+            )
+    return found
+
+
 def event_ids_in(bootstrap: str, topics: list[str]) -> set[object]:
     """The event ids of every committed record in ``topics``."""
+    found: set[object] = set()
+    for message in _committed(bootstrap, topics):
+        for name, value in message.headers() or []:
+            if name == "event-id" and isinstance(value, bytes):
+                found.add(uuid.UUID(value.decode()))
+    return found
+
+
+def _committed(bootstrap: str, topics: list[str]) -> Iterator[Any]:
+    """Every committed record in ``topics`` (read_committed, from the start)."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -164,7 +210,6 @@ def event_ids_in(bootstrap: str, topics: list[str]) -> set[object]:
             "enable.auto.commit": False,
         }
     )
-    found: set[object] = set()
     try:
         meta = consumer.list_topics(timeout=10)
         parts = [TopicPartition(t, p, 0) for t in topics for p in meta.topics[t].partitions]
@@ -180,12 +225,9 @@ def event_ids_in(bootstrap: str, topics: list[str]) -> set[object]:
             if error is not None:
                 open_parts.discard((message.topic(), message.partition()))
                 continue
-            for name, value in message.headers() or []:
-                if name == "event-id" and isinstance(value, bytes):
-                    found.add(uuid.UUID(value.decode()))
+            yield message
     finally:
         consumer.close()
-    return found
 
 
 def group_report(bootstrap: str, group: str, topics: list[str]) -> str:

@@ -24,6 +24,7 @@ from tests.integration.worker._support import (
     Orders,
     effects_twice,
     follow_instance,
+    follow_order,
     group_report,
     illegal_moves,
     prepare_database,
@@ -153,9 +154,13 @@ class Scene:
         ids = {str(r[0]) for r in query(self.url, "SELECT instance_id FROM saga_instance")}
         placed = {order_id_of(i) for i in range(self.placed_count)}
         lost = sorted(placed - ids)
-        return f"orders without an instance: {lost[:5]} ({len(lost)}); undelivered: " + str(
+        told = f"orders without an instance: {lost[:5]} ({len(lost)}); undelivered: " + str(
             self.orders.undelivered[:5]
         )
+        if lost:
+            topics = [self.prefix + "test.shop", self.prefix + "test.tickets"]
+            told += "; " + follow_order(self.url, self.bootstrap, topics, lost[0])
+        return told
 
     def check(self) -> None:
         """Every saga ended as its order says, no effect twice, every history legal."""
