@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from saga.cli._db import database_errors
+from saga.cli._telemetry import configure_tracing
 from saga.outbox.relay import Relay
 from saga.settings import Settings
 from saga.stack import resolve_endpoints
@@ -65,5 +66,10 @@ def relay(
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        flush = configure_tracing(f"relay {runner.name}")
         out.print(f"relay {runner.relay_id} ({runner.name}) running; Ctrl-C stops it")
-        runner.run(stop)
+        try:
+            runner.run(stop)
+        finally:
+            if flush is not None:
+                flush()  # the spans still queued

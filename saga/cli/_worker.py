@@ -15,6 +15,7 @@ from rich.table import Table
 
 from saga.cli._db import database_errors
 from saga.cli._loading import load_hosts
+from saga.cli._telemetry import configure_tracing
 from saga.errors import ConfigError
 from saga.settings import Settings
 
@@ -73,8 +74,13 @@ def worker(
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        flush = configure_tracing(runner.name)
         out.print(f"worker {escape(runner.name)} starting; SIGTERM or Ctrl-C stops it")
-        runner.run(stop)
+        try:
+            runner.run(stop)
+        finally:
+            if flush is not None:
+                flush()  # the spans still queued
     out.print(f"worker {escape(runner.name)} stopped")
 
 

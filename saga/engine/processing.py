@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from opentelemetry.trace import Span
+
+from saga import _telemetry
 from saga.contracts.events import Event
 from saga.definition.model import SagaDefinition
 from saga.definition.participant import Context, Participant
@@ -51,10 +54,14 @@ def handle_inputs(
     consumer: SagaVersions | SagaDefinition | Participant,
     inputs: Sequence[Input],
     now: datetime,
+    *,
+    spans: Sequence[Span | None] | None = None,
 ) -> list[Handled]:
     """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order.
 
     An input seen before (or twice in ``inputs``) is a duplicate and changes nothing.
+    ``spans`` (one per input, when tracing): each input is handled inside its span, so the
+    handling's spans are its children and what it emits continues its trace.
     """
     if isinstance(consumer, SagaDefinition):
         consumer = SagaVersions(consumer.name, {consumer.version: consumer})
@@ -62,20 +69,87 @@ def handle_inputs(
     fresh = uow.claim(consumer.name, ids)
     if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
+    tracing = _telemetry.enabled()  # asked once per batch: no span at all when off
     handled: list[Handled] = []
-    for inp, input_id in zip(inputs, ids, strict=True):
+    for index, (inp, input_id) in enumerate(zip(inputs, ids, strict=True)):
         if input_id not in fresh:
             handled.append(Handled(consumer.name, duplicate=True))
             continue
         fresh.discard(input_id)
-        if isinstance(consumer, SagaVersions):
-            handled.append(_saga_input(uow, consumer, inp, now))
-        else:
-            assert isinstance(inp, Message), "participants handle events only"
-            emitted = run_handler(consumer, inp, now, session=uow.session)
-            uow.append_outbox(emitted)
-            handled.append(Handled(consumer.name, emitted=tuple(emitted)))
+        if not tracing:
+            handled.append(_handle_one(uow, consumer, inp, now))
+            continue
+        with _telemetry.in_span(spans[index] if spans else None):
+            handled.append(_handle_one_traced(uow, consumer, inp, now))
     return handled
+
+
+def _handle_one(
+    uow: UnitOfWork, consumer: SagaVersions | Participant, inp: Input, now: datetime
+) -> Handled:
+    if isinstance(consumer, SagaVersions):
+        return _saga_input(uow, consumer, inp, now)
+    assert isinstance(inp, Message), "participants handle events only"
+    emitted = run_handler(consumer, inp, now, session=uow.session)
+    uow.append_outbox(emitted)
+    return Handled(consumer.name, emitted=tuple(emitted))
+
+
+def _handle_one_traced(
+    uow: UnitOfWork, consumer: SagaVersions | Participant, inp: Input, now: datetime
+) -> Handled:
+    """:func:`_handle_one` in an INTERNAL span: names, ids and states, never data."""
+    if isinstance(consumer, SagaVersions):
+        with _telemetry.internal_span(_telemetry.span_name("saga", consumer.name)) as span:
+            result = _saga_input(uow, consumer, inp, now)
+            if span.is_recording():
+                span.set_attributes(_saga_attributes(consumer.name, inp, result))
+            return result
+    assert isinstance(inp, Message), "participants handle events only"
+    handler = consumer.handlers.get(inp.event_type)
+    what = handler.name if handler is not None else "(none)"
+    with _telemetry.internal_span(_telemetry.span_name("handle", consumer.name)) as span:
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "saga.participant": consumer.name,
+                    "saga.handler": what,
+                    "saga.event_type": inp.event_type,
+                    "saga.instance_id": inp.correlation_id,
+                }
+            )
+        result = _handle_one(uow, consumer, inp, now)
+        if span.is_recording():
+            span.set_attribute("saga.emitted", len(result.emitted))
+        return result
+
+
+def _saga_attributes(saga: str, inp: Input, result: Handled) -> dict[str, str | int]:
+    attributes: dict[str, str | int] = {"saga.name": saga, "saga.input": _input_kind(inp)}
+    decision = result.decision
+    if decision is None:
+        return attributes
+    attributes["saga.outcome"] = decision.outcome
+    if decision.history is not None:
+        attributes["saga.state.from"] = decision.history.from_state or ""
+        attributes["saga.state.to"] = decision.history.to_state
+    if decision.instance is not None:
+        attributes["saga.instance_id"] = decision.instance.instance_id
+        attributes["saga.status"] = decision.instance.status
+    attributes["saga.emitted"] = len(result.emitted)
+    return attributes
+
+
+def _input_kind(inp: Input) -> str:
+    if isinstance(inp, Message):
+        return inp.event_type
+    if isinstance(inp, DeadlineFired):
+        return "deadline"
+    if isinstance(inp, SignalReceived):
+        return f"signal:{inp.name}"
+    if isinstance(inp, OperatorCommand):
+        return f"operator:{inp.operation}"
+    return type(inp).__name__
 
 
 def skip_input(uow: UnitOfWork, consumer: str, input_id: str) -> bool:
@@ -208,6 +282,8 @@ def run_handler(
         session,
     )
     emitted: list[Message] = []
+    # The current span when tracing (the next hop becomes its child), else the input's.
+    traceparent = _telemetry.current_traceparent() or message.envelope.traceparent
     for index, event in enumerate(as_events(handler(message.event, context))):
         if not isinstance(event, Event) or type(event) not in handler.emits:
             raise DefinitionError(
@@ -222,7 +298,7 @@ def run_handler(
                 causation_id=message.event_id,
                 producer=participant.name,
                 occurred_at=now,
-                traceparent=message.envelope.traceparent,
+                traceparent=traceparent,
             )
         )
     return emitted

@@ -36,7 +36,8 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -44,10 +45,12 @@ from uuid import UUID
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka import Message as KafkaMessage
+from opentelemetry.trace import Span
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import ProgrammingError
 
+from saga import _telemetry
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
 from saga._kafka_log import kafka_logger
@@ -103,6 +106,7 @@ class _Item(NamedTuple):
     message: Message | None
     event_id: UUID | None  # None: not for us, skipped
     undecodable: Exception | None
+    span: Span | None = None  # ``process <topic>``, when tracing
 
 
 class _HandlerFailed(Exception):
@@ -329,15 +333,22 @@ class Worker:
         batch = [r for r in records if self._usable(r)]
         if not batch:
             return 0
+        tracing = _telemetry.enabled()
+        items: list[_Item] = []
+        error: str | None = None
         try:
-            items = [self._prepare(record) for record in batch]
+            items = [self._prepare(record, tracing) for record in batch]
             self._apply(items)
         except Exception as exc:
             if is_outage(exc) or not isinstance(exc, _HandlerFailed):
+                error = type(exc).__qualname__
                 rewind(self._consumer, batch, _log, f"worker {self.name}")
                 raise
             self._replay(batch, items)
             return len(batch)
+        finally:
+            if tracing:
+                _telemetry.end_spans([i.span for i in items if i.span is not None], error)
         commit_offsets(self._consumer, batch, _log, f"worker {self.name}")
         self.records_done += len(batch)
         return len(batch)
@@ -356,7 +367,7 @@ class Worker:
             _log.warning("worker %s: Kafka: %s", self.name, error.str())
         return False
 
-    def _prepare(self, record: KafkaMessage) -> _Item:
+    def _prepare(self, record: KafkaMessage, tracing: bool = False) -> _Item:
         """The record's message, or why it cannot be one, or nothing: an event no hosted
         consumer takes is skipped undecoded (topics are shared; this process may not even
         know that event)."""
@@ -367,6 +378,12 @@ class Worker:
             named.decode(errors="replace")
         ):
             return _Item(record, at, None, None, None)
+        span = None
+        if tracing:
+            # Child of the producer's context the record carries (W3C ``traceparent``).
+            span = _telemetry.consumer_span(
+                at[0], at[1], at[2], _telemetry.traceparent_of(headers), self.name
+            )
         value = record.value()
         try:
             if value is None:
@@ -375,9 +392,15 @@ class Worker:
         except ContractError as exc:
             if exc.retriable:
                 raise
+            if span is not None:
+                _telemetry.end_spans([span], type(exc).__qualname__)
             return _Item(record, at, None, event_id_of(record), exc)
         message = Message(*decoded)
-        return _Item(record, at, message, message.envelope.event_id, None)
+        if span is not None and span.is_recording():
+            span.set_attributes(
+                {"messaging.message.id": message.event_id, "saga.event_type": message.event_type}
+            )
+        return _Item(record, at, message, message.envelope.event_id, None, span)
 
     def _apply(
         self, items: Sequence[_Item], exhausted: Mapping[tuple[Where, str], Exception] = _NONE
@@ -386,7 +409,7 @@ class Worker:
         dead: list[dict[str, Any]] = []
         with self.store.unit_of_work() as uow:
             now = uow.now()
-            groups: dict[str, tuple[Host, list[Message]]] = {}
+            groups: dict[str, tuple[Host, list[Message], list[Span | None]]] = {}
             for item in items:
                 if item.message is None:
                     if item.undecodable is None:
@@ -401,11 +424,13 @@ class Worker:
                         if skip_input(uow, host.name, item.message.input_id):
                             dead.append(self._dead_letter(item, host.name, failed))
                         continue
-                    groups.setdefault(host.name, (host, []))[1].append(item.message)
-            for name, (host, inputs) in groups.items():
+                    group = groups.setdefault(host.name, (host, [], []))
+                    group[1].append(item.message)
+                    group[2].append(item.span)
+            for name, (host, inputs, spans) in groups.items():
                 crash_point("worker.in_batch")
                 try:
-                    handle_inputs(uow, host, inputs, now)
+                    handle_inputs(uow, host, inputs, now, spans=spans)
                 except Exception as exc:
                     if is_outage(exc):
                         raise
@@ -495,13 +520,15 @@ class Worker:
             if fired:
                 crash_point("worker.after_claim_deadline")
             for deadline in fired:
-                handle_saga_input(uow, self.subscriptions.saga(deadline.saga), deadline, now)
+                with _firing("deadline", deadline.saga, deadline.instance_id):
+                    handle_saga_input(uow, self.subscriptions.saga(deadline.saga), deadline, now)
             signals = uow.claim_signals(_DUE_BATCH)
             for signal in signals:
                 try:
-                    handled = handle_saga_input(
-                        uow, self.subscriptions.saga(signal.saga), signal, now
-                    )
+                    with _firing("signal", signal.saga, signal.instance_id):
+                        handled = handle_saga_input(
+                            uow, self.subscriptions.saga(signal.saga), signal, now
+                        )
                 except UnknownInstanceError as exc:  # checked when sent; gone since
                     _log.warning("worker %s: signal dropped: %s", self.name, exc)
                     continue
@@ -568,6 +595,19 @@ class Worker:
             else:
                 out.append(f"participant {host.name}")
         return out
+
+
+@contextmanager
+def _firing(kind: str, saga: str, instance_id: str) -> Iterator[None]:
+    """A deadline's or signal's firing as a span of its own: the transition it causes, and
+    the events that emits, are its children."""
+    if not _telemetry.enabled():
+        yield
+        return
+    with _telemetry.internal_span(_telemetry.span_name(kind, saga)) as span:
+        if span.is_recording():
+            span.set_attributes({"saga.name": saga, "saga.instance_id": instance_id})
+        yield
 
 
 def _partitions(partitions: Sequence[TopicPartition]) -> str:

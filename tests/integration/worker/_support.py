@@ -55,8 +55,12 @@ class Orders:
         self.serializer = Serializer(Settings(schema_dir=contracts))
         self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
 
-    def publish(self, event: Event, correlation_id: str) -> Message:
-        message = Message.new(event, correlation_id=correlation_id, producer="test")
+    def publish(
+        self, event: Event, correlation_id: str, *, traceparent: str | None = None
+    ) -> Message:
+        message = Message.new(
+            event, correlation_id=correlation_id, producer="test", traceparent=traceparent
+        )
         encoded = self.serializer.encode(message.event, message.envelope)
         self.producer.produce(
             self.topics.topic_for(event_name(event)),
