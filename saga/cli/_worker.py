@@ -15,6 +15,7 @@ from rich.table import Table
 
 from saga.cli._db import database_errors
 from saga.cli._loading import load_hosts
+from saga.cli._metrics import METRICS_PORT, serve_metrics
 from saga.cli._telemetry import configure_tracing
 from saga.errors import ConfigError
 from saga.settings import Settings
@@ -45,6 +46,7 @@ def worker(
         int, typer.Option(help="tries of a failing handler before its dead letter")
     ] = 3,
     topic_prefix: Annotated[str, _PREFIX] = "",
+    metrics_port: Annotated[int | None, METRICS_PORT] = None,
 ) -> None:
     """Run sagas and participants on Kafka and PostgreSQL until SIGTERM or Ctrl-C."""
     from saga.stack import resolve_endpoints
@@ -75,12 +77,15 @@ def worker(
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         flush = configure_tracing(runner.name)
+        stop_metrics = serve_metrics(metrics_port, runner.name, endpoints.database_url)
         out.print(f"worker {escape(runner.name)} starting; SIGTERM or Ctrl-C stops it")
         try:
             runner.run(stop)
         finally:
             if flush is not None:
                 flush()  # the spans still queued
+            if stop_metrics is not None:
+                stop_metrics()
     out.print(f"worker {escape(runner.name)} stopped")
 
 

@@ -11,20 +11,21 @@ one call per consumer and batch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from opentelemetry.trace import Span
 
-from saga import _telemetry
+from saga import _metrics, _telemetry
 from saga.contracts.events import Event
 from saga.definition.model import SagaDefinition
 from saga.definition.participant import Context, Participant
 from saga.definition.signatures import as_events
 from saga.engine.decide import Decision, decide, instance_id_of, park
 from saga.engine.hosting import SagaVersions
-from saga.engine.instance import Instance
+from saga.engine.instance import TERMINAL, Instance, Status
 from saga.engine.messages import (
     DeadlineFired,
     Input,
@@ -47,6 +48,8 @@ class Handled:
     emitted: tuple[Message, ...] = ()
     replayed: tuple[Message, ...] = ()
     """Events parked before this input created their instance, applied after it."""
+    started: bool = False  # this input created the instance
+    ended: Status | None = None  # the final status the instance reached with this input
 
 
 def handle_inputs(
@@ -69,19 +72,46 @@ def handle_inputs(
     fresh = uow.claim(consumer.name, ids)
     if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
-    tracing = _telemetry.enabled()  # asked once per batch: no span at all when off
+    # Asked once per batch: with neither on, no span, clock read or attribute dict at all.
+    tracing = _telemetry.enabled()
+    measuring = _metrics.enabled()
     handled: list[Handled] = []
     for index, (inp, input_id) in enumerate(zip(inputs, ids, strict=True)):
         if input_id not in fresh:
             handled.append(Handled(consumer.name, duplicate=True))
             continue
         fresh.discard(input_id)
+        began = time.perf_counter() if measuring else 0.0
         if not tracing:
-            handled.append(_handle_one(uow, consumer, inp, now))
-            continue
-        with _telemetry.in_span(spans[index] if spans else None):
-            handled.append(_handle_one_traced(uow, consumer, inp, now))
+            result = _handle_one(uow, consumer, inp, now)
+        else:
+            with _telemetry.in_span(spans[index] if spans else None):
+                result = _handle_one_traced(uow, consumer, inp, now)
+        if measuring:
+            _measure(consumer, result, time.perf_counter() - began)
+        handled.append(result)
     return handled
+
+
+def _measure(consumer: SagaVersions | Participant, result: Handled, seconds: float) -> None:
+    """Counts and times one handled input (labels: names and statuses only)."""
+    if isinstance(consumer, Participant):
+        _metrics.handler_duration.record(
+            seconds, {"saga.consumer": consumer.name, "saga.consumer.kind": "participant"}
+        )
+        return
+    name = {"saga.name": consumer.name}
+    _metrics.handler_duration.record(
+        seconds, {"saga.consumer": consumer.name, "saga.consumer.kind": "saga"}
+    )
+    decision = result.decision
+    if decision is None or decision.outcome != "applied":
+        return
+    _metrics.transitions.add(1 + len(result.replayed), name)
+    if result.started:
+        _metrics.sagas_started.add(1, name)
+    if result.ended is not None:
+        _metrics.sagas_ended.add(1, {"saga.name": consumer.name, "saga.status": result.ended})
 
 
 def _handle_one(
@@ -204,20 +234,28 @@ def _saga_input(uow: UnitOfWork, hosted: SagaVersions, inp: Input, now: datetime
     _apply(uow, definition, instance, decision)
     emitted = list(decision.emitted)
     replayed: list[Message] = []
+    assert decision.instance is not None
+    final = decision.instance
     if instance is None:
         # Choreography gives no order across topics: events that came before the one that
         # creates the instance were parked; they apply now, after it, in arrival order.
-        current = decision.instance
         for parked in uow.take_parked(definition.name, instance_id):
-            later = decide(definition, current, parked, now)
+            later = decide(definition, final, parked, now)
             if later.outcome != "applied":
                 continue
-            _apply(uow, definition, current, later)
-            current = later.instance
+            _apply(uow, definition, final, later)
+            assert later.instance is not None
+            final = later.instance
             replayed.append(parked)
             emitted.extend(later.emitted)
+    ended = final.status in TERMINAL and (instance is None or instance.status not in TERMINAL)
     return Handled(
-        definition.name, decision=decision, emitted=tuple(emitted), replayed=tuple(replayed)
+        definition.name,
+        decision=decision,
+        emitted=tuple(emitted),
+        replayed=tuple(replayed),
+        started=instance is None,
+        ended=final.status if ended else None,
     )
 
 

@@ -32,6 +32,7 @@ rebalance. SIGTERM (``stop``) finishes the batch in hand, commits and leaves the
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -50,7 +51,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import ProgrammingError
 
-from saga import _telemetry
+from saga import _metrics, _telemetry
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
 from saga._kafka_log import kafka_logger
@@ -351,7 +352,24 @@ class Worker:
                 _telemetry.end_spans([i.span for i in items if i.span is not None], error)
         commit_offsets(self._consumer, batch, _log, f"worker {self.name}")
         self.records_done += len(batch)
+        if _metrics.enabled():
+            self._count(batch)
         return len(batch)
+
+    def _count(self, batch: Sequence[KafkaMessage]) -> None:
+        by_topic: dict[str, int] = {}
+        for record in batch:
+            topic = str(record.topic())
+            by_topic[topic] = by_topic.get(topic, 0) + 1
+        for topic, count in by_topic.items():
+            _metrics.consumed.add(
+                count,
+                {
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": topic,
+                    "messaging.consumer.group.name": self.name,
+                },
+            )
 
     def _usable(self, record: KafkaMessage) -> bool:
         error = record.error()
@@ -407,6 +425,8 @@ class Worker:
     ) -> None:
         """One unit of work for ``items``; what is in ``exhausted`` is dead-lettered."""
         dead: list[dict[str, Any]] = []
+        dead_by: list[str] = []  # the consumer that gave each dead letter up
+        ended: list[tuple[str, str, str]] = []  # saga, instance, final status
         with self.store.unit_of_work() as uow:
             now = uow.now()
             groups: dict[str, tuple[Host, list[Message], list[Span | None]]] = {}
@@ -417,12 +437,14 @@ class Worker:
                     # Undecodable: no consumer can be named; the worker's own inbox.
                     if skip_input(uow, self.name, str(item.event_id)):
                         dead.append(self._dead_letter(item, self.name, item.undecodable))
+                        dead_by.append(self.name)
                     continue
                 for host in self.subscriptions.consumers(item.message.event_type):
                     failed = exhausted.get((item.at, host.name))
                     if failed is not None:
                         if skip_input(uow, host.name, item.message.input_id):
                             dead.append(self._dead_letter(item, host.name, failed))
+                            dead_by.append(host.name)
                         continue
                     group = groups.setdefault(host.name, (host, [], []))
                     group[1].append(item.message)
@@ -430,13 +452,45 @@ class Worker:
             for name, (host, inputs, spans) in groups.items():
                 crash_point("worker.in_batch")
                 try:
-                    handle_inputs(uow, host, inputs, now, spans=spans)
+                    results = handle_inputs(uow, host, inputs, now, spans=spans)
                 except Exception as exc:
                     if is_outage(exc):
                         raise
                     raise _HandlerFailed(name, exc) from exc
+                ended += [
+                    (name, r.decision.instance.instance_id, r.ended)
+                    for r in results
+                    if r.ended is not None and r.decision and r.decision.instance
+                ]
             insert_rows(uow.session, dead)
         crash_point("worker.after_db_commit")
+        if dead_by or ended:
+            self._measure_ends(dead_by, ended)
+
+    def _measure_ends(self, dead_by: list[str], ended: list[tuple[str, str, str]]) -> None:
+        """Dead letters by consumer; for the sagas that ended, their duration (creation to
+        now, by the database's clock: one query, only while metrics are on)."""
+        if not _metrics.enabled():
+            return
+        for consumer in dead_by:
+            _metrics.dead_letters.add(1, {"saga.consumer": consumer})
+        if not ended:
+            return
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT i.saga, i.instance_id, "
+                    "extract(epoch FROM now() - i.created_at)::float8 "
+                    "FROM saga_instance i JOIN jsonb_to_recordset(CAST(:ended AS jsonb)) "
+                    "AS e(saga text, instance_id text) USING (saga, instance_id)"
+                ),
+                {"ended": json.dumps([{"saga": s, "instance_id": i} for s, i, _ in ended])},
+            ).all()
+        status = {(saga, instance): final for saga, instance, final in ended}
+        for saga, instance, seconds in rows:
+            _metrics.saga_duration.record(
+                float(seconds), {"saga.name": saga, "saga.status": status[saga, instance]}
+            )
 
     def _replay(self, batch: Sequence[KafkaMessage], items: Sequence[_Item]) -> None:
         """One record per transaction; a failing consumer is retried, then dead-lettered."""
