@@ -12,6 +12,7 @@ for a span that records.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +31,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 __all__ = [
+    "TraceContextFilter",
     "consumer_span",
     "context_of",
     "current_traceparent",
@@ -182,3 +184,17 @@ def internal_span(name: str) -> Iterator[Span]:
                 span.set_status(Status(StatusCode.ERROR))
                 span.set_attribute("error.type", type(exc).__qualname__)
             raise
+
+
+class TraceContextFilter(logging.Filter):
+    """Adds ``trace_id`` and ``span_id`` (hex; empty outside a recording span) to every
+    record a handler emits, so that a log line leads to its trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            record.trace_id = f"{span_context.trace_id:032x}"
+            record.span_id = f"{span_context.span_id:016x}"
+        else:
+            record.trace_id = record.span_id = ""
+        return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from datetime import timedelta
@@ -12,6 +11,7 @@ import typer
 from rich.console import Console
 
 from saga.cli._db import database_errors
+from saga.cli._logs import LOG_FORMAT, configure_logging
 from saga.cli._metrics import METRICS_PORT, serve_metrics
 from saga.cli._telemetry import configure_tracing
 from saga.outbox.relay import Relay
@@ -37,6 +37,7 @@ def relay(
     ] = 24.0,
     lag: Annotated[bool, typer.Option("--lag", help="print the backlog and exit")] = False,
     metrics_port: Annotated[int | None, METRICS_PORT] = None,
+    log_format: Annotated[str, LOG_FORMAT] = "text",
 ) -> None:
     """Relay committed outbox rows to Kafka (SAGA_DATABASE_URL, SAGA_KAFKA_BOOTSTRAP)."""
     settings = Settings()
@@ -64,7 +65,7 @@ def relay(
                 f"parked {current.parked}"
             )
             return
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        configure_logging(log_format)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

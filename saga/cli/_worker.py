@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import threading
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from saga.cli._db import database_errors
 from saga.cli._loading import load_hosts
+from saga.cli._logs import LOG_FORMAT, configure_logging
 from saga.cli._metrics import METRICS_PORT, serve_metrics
 from saga.cli._telemetry import configure_tracing
 from saga.errors import ConfigError
@@ -47,6 +47,7 @@ def worker(
     ] = 3,
     topic_prefix: Annotated[str, _PREFIX] = "",
     metrics_port: Annotated[int | None, METRICS_PORT] = None,
+    log_format: Annotated[str, LOG_FORMAT] = "text",
 ) -> None:
     """Run sagas and participants on Kafka and PostgreSQL until SIGTERM or Ctrl-C."""
     from saga.stack import resolve_endpoints
@@ -59,7 +60,7 @@ def worker(
     sagas, participants = load_hosts(targets)
     settings = Settings()
     endpoints = resolve_endpoints(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(log_format)
     with database_errors(endpoints.database_url):
         runner = Worker(
             sagas=sagas,

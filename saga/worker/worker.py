@@ -499,44 +499,46 @@ class Worker:
         tries: dict[tuple[Where, str], int] = {}
         exhausted: dict[tuple[Where, str], Exception] = {}
         for index, item in enumerate(items):
-            while True:
-                try:
-                    self._apply([item], exhausted)
-                    break
-                except _HandlerFailed as failed:
-                    key = (item.at, failed.consumer)
-                    tries[key] = tries.get(key, 0) + 1
-                    if tries[key] >= self._options.attempts:
-                        exhausted[key] = failed.error
-                        _log.error(
-                            "%s: %s failed %d times for %s; dead-lettering it to %s: %s",
+            # In the record's span: its retries and its dead letter log its trace id.
+            with _telemetry.in_span(item.span):
+                while True:
+                    try:
+                        self._apply([item], exhausted)
+                        break
+                    except _HandlerFailed as failed:
+                        key = (item.at, failed.consumer)
+                        tries[key] = tries.get(key, 0) + 1
+                        if tries[key] >= self._options.attempts:
+                            exhausted[key] = failed.error
+                            _log.error(
+                                "%s: %s failed %d times for %s; dead-lettering it to %s: %s",
+                                who,
+                                failed.consumer,
+                                tries[key],
+                                source(item.record),
+                                self.dead_letter_topic,
+                                error_text(failed.error).decode(),
+                            )
+                            continue
+                        _log.warning(
+                            "%s: %s failed for %s (try %d of %d): %s",
                             who,
                             failed.consumer,
-                            tries[key],
                             source(item.record),
-                            self.dead_letter_topic,
+                            tries[key],
+                            self._options.attempts,
                             error_text(failed.error).decode(),
                         )
-                        continue
-                    _log.warning(
-                        "%s: %s failed for %s (try %d of %d): %s",
-                        who,
-                        failed.consumer,
-                        source(item.record),
-                        tries[key],
-                        self._options.attempts,
-                        error_text(failed.error).decode(),
-                    )
-                    if self._stop.wait(backoff(tries[key])):
-                        # Stopping: what was applied is committed, the rest comes again.
+                        if self._stop.wait(backoff(tries[key])):
+                            # Stopping: what was applied is committed, the rest comes again.
+                            commit_offsets(self._consumer, batch[:index], _log, who)
+                            self.records_done += index
+                            return
+                    except Exception:
                         commit_offsets(self._consumer, batch[:index], _log, who)
                         self.records_done += index
-                        return
-                except Exception:
-                    commit_offsets(self._consumer, batch[:index], _log, who)
-                    self.records_done += index
-                    rewind(self._consumer, batch[index:], _log, who)
-                    raise
+                        rewind(self._consumer, batch[index:], _log, who)
+                        raise
         commit_offsets(self._consumer, batch, _log, who)
         self.records_done += len(batch)
 
