@@ -187,14 +187,21 @@ def internal_span(name: str) -> Iterator[Span]:
 
 
 class TraceContextFilter(logging.Filter):
-    """Adds ``trace_id`` and ``span_id`` (hex; empty outside a recording span) to every
-    record a handler emits, so that a log line leads to its trace."""
+    """Adds ``trace_id`` and ``span_id`` (hex), and the ``saga`` (or participant) and
+    ``instance_id`` the current span handles, to every record a handler emits (empty
+    outside a recording span), so that a log line leads to its trace and its saga."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        span_context = trace.get_current_span().get_span_context()
+        span = trace.get_current_span()
+        span_context = span.get_span_context()
+        record.trace_id = record.span_id = record.saga = record.instance_id = ""
         if span_context.is_valid:
             record.trace_id = f"{span_context.trace_id:032x}"
             record.span_id = f"{span_context.span_id:016x}"
-        else:
-            record.trace_id = record.span_id = ""
+            # An SDK span shows its attributes; the API's own spans have none.
+            attributes = getattr(span, "attributes", None) or {}
+            record.saga = str(
+                attributes.get("saga.name") or attributes.get("saga.participant") or ""
+            )
+            record.instance_id = str(attributes.get("saga.instance_id") or "")
         return True

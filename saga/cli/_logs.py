@@ -1,8 +1,9 @@
 """``--log-format``: how the long-running commands write their log, text or JSON lines.
 
-Either way each record carries the trace and span id of the span it was written in (empty
-outside one), so a line leads to its trace; JSON lines are one object each with ``time``,
-``level``, ``logger``, ``message``, ``trace_id``, ``span_id`` (and ``exception``).
+Either way each record carries the trace and span id of the span it was written in, and
+the saga and instance it handles (empty outside one), so a line leads to its trace. JSON
+lines are one object each with ``time``, ``level``, ``logger``, ``message``, ``trace_id``,
+``span_id``, ``saga``, ``instance_id`` (and ``exception``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class _JsonLines(logging.Formatter):
             "message": record.getMessage(),
             "trace_id": getattr(record, "trace_id", ""),
             "span_id": getattr(record, "span_id", ""),
+            "saga": getattr(record, "saga", ""),
+            "instance_id": getattr(record, "instance_id", ""),
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -14,7 +14,6 @@ no-op API in place. The SDK reads the rest itself: ``OTEL_SERVICE_NAME``,
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -72,9 +71,7 @@ def _exporter(name: str) -> Any:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
         # One JSON object per line: readable by a log shipper and by tests alike.
-        return ConsoleSpanExporter(
-            formatter=lambda span: json.dumps(json.loads(span.to_json()), sort_keys=True) + "\n"
-        )
+        return ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
     if name == "otlp":
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

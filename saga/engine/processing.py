@@ -131,6 +131,10 @@ def _handle_one_traced(
     """:func:`_handle_one` in an INTERNAL span: names, ids and states, never data."""
     if isinstance(consumer, SagaVersions):
         with _telemetry.internal_span(_telemetry.span_name("saga", consumer.name)) as span:
+            if span.is_recording():  # known before handling: the handling's logs show them
+                span.set_attributes(
+                    {"saga.name": consumer.name, "saga.instance_id": _instance_id(consumer, inp)}
+                )
             result = _saga_input(uow, consumer, inp, now)
             if span.is_recording():
                 span.set_attributes(_saga_attributes(consumer.name, inp, result))

@@ -32,13 +32,11 @@ rebalance. SIGTERM (``stop``) finishes the batch in hand, commits and leaves the
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -89,6 +87,7 @@ from saga.outbox.relay import Relay
 from saga.outbox.writer import insert_rows
 from saga.settings import Settings, check_database_url, redact_error
 from saga.tables import definition_table
+from saga.worker._observe import count_records, firing, measure_ends
 from saga.worker.store import DatabaseClock, PgStore
 from saga.worker.topics import TopicMap, existing_topics, topic_uses
 
@@ -353,23 +352,8 @@ class Worker:
         commit_offsets(self._consumer, batch, _log, f"worker {self.name}")
         self.records_done += len(batch)
         if _metrics.enabled():
-            self._count(batch)
+            count_records(batch, self.name)
         return len(batch)
-
-    def _count(self, batch: Sequence[KafkaMessage]) -> None:
-        by_topic: dict[str, int] = {}
-        for record in batch:
-            topic = str(record.topic())
-            by_topic[topic] = by_topic.get(topic, 0) + 1
-        for topic, count in by_topic.items():
-            _metrics.consumed.add(
-                count,
-                {
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": topic,
-                    "messaging.consumer.group.name": self.name,
-                },
-            )
 
     def _usable(self, record: KafkaMessage) -> bool:
         error = record.error()
@@ -416,7 +400,12 @@ class Worker:
         message = Message(*decoded)
         if span is not None and span.is_recording():
             span.set_attributes(
-                {"messaging.message.id": message.event_id, "saga.event_type": message.event_type}
+                {
+                    "messaging.message.id": message.event_id,
+                    "saga.event_type": message.event_type,
+                    # The saga the record belongs to: its retries' log lines name it.
+                    "saga.instance_id": message.correlation_id,
+                }
             )
         return _Item(record, at, message, message.envelope.event_id, None, span)
 
@@ -465,32 +454,7 @@ class Worker:
             insert_rows(uow.session, dead)
         crash_point("worker.after_db_commit")
         if dead_by or ended:
-            self._measure_ends(dead_by, ended)
-
-    def _measure_ends(self, dead_by: list[str], ended: list[tuple[str, str, str]]) -> None:
-        """Dead letters by consumer; for the sagas that ended, their duration (creation to
-        now, by the database's clock: one query, only while metrics are on)."""
-        if not _metrics.enabled():
-            return
-        for consumer in dead_by:
-            _metrics.dead_letters.add(1, {"saga.consumer": consumer})
-        if not ended:
-            return
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT i.saga, i.instance_id, "
-                    "extract(epoch FROM now() - i.created_at)::float8 "
-                    "FROM saga_instance i JOIN jsonb_to_recordset(CAST(:ended AS jsonb)) "
-                    "AS e(saga text, instance_id text) USING (saga, instance_id)"
-                ),
-                {"ended": json.dumps([{"saga": s, "instance_id": i} for s, i, _ in ended])},
-            ).all()
-        status = {(saga, instance): final for saga, instance, final in ended}
-        for saga, instance, seconds in rows:
-            _metrics.saga_duration.record(
-                float(seconds), {"saga.name": saga, "saga.status": status[saga, instance]}
-            )
+            measure_ends(self._engine, self.name, dead_by, ended)
 
     def _replay(self, batch: Sequence[KafkaMessage], items: Sequence[_Item]) -> None:
         """One record per transaction; a failing consumer is retried, then dead-lettered."""
@@ -576,12 +540,12 @@ class Worker:
             if fired:
                 crash_point("worker.after_claim_deadline")
             for deadline in fired:
-                with _firing("deadline", deadline.saga, deadline.instance_id):
+                with firing("deadline", deadline.saga, deadline.instance_id):
                     handle_saga_input(uow, self.subscriptions.saga(deadline.saga), deadline, now)
             signals = uow.claim_signals(_DUE_BATCH)
             for signal in signals:
                 try:
-                    with _firing("signal", signal.saga, signal.instance_id):
+                    with firing("signal", signal.saga, signal.instance_id):
                         handled = handle_saga_input(
                             uow, self.subscriptions.saga(signal.saga), signal, now
                         )
@@ -651,19 +615,6 @@ class Worker:
             else:
                 out.append(f"participant {host.name}")
         return out
-
-
-@contextmanager
-def _firing(kind: str, saga: str, instance_id: str) -> Iterator[None]:
-    """A deadline's or signal's firing as a span of its own: the transition it causes, and
-    the events that emits, are its children."""
-    if not _telemetry.enabled():
-        yield
-        return
-    with _telemetry.internal_span(_telemetry.span_name(kind, saga)) as span:
-        if span.is_recording():
-            span.set_attributes({"saga.name": saga, "saga.instance_id": instance_id})
-        yield
 
 
 def _partitions(partitions: Sequence[TopicPartition]) -> str:

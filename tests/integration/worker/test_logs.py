@@ -16,7 +16,7 @@ from tests.integration.worker.conftest import APP, Scene
 pytestmark = pytest.mark.integration
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-KEYS = {"time", "level", "logger", "message", "trace_id", "span_id"}
+KEYS = {"time", "level", "logger", "message", "trace_id", "span_id", "saga", "instance_id"}
 
 
 def log_lines(text: str) -> list[dict[str, Any]]:
@@ -55,6 +55,7 @@ def test_json_log_lines_carry_the_trace(scene: Scene) -> None:
     for line in retries + dead:
         assert line["trace_id"] == TRACE, line
         assert len(line["span_id"]) == 16, line
+        assert line["instance_id"] == "o1-poison", line
     assert scene.stop(worker) == 0, scene.log(worker)
 
 

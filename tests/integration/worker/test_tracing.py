@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from saga.testing import eventually
+from tests._saga_cli import assert_one_line_error, run_saga
 from tests.contract.shop import placed
 from tests.integration.worker._support import statuses
 from tests.integration.worker.app import TicketOpened
@@ -28,7 +29,7 @@ DATA_VALUES = ("book", "over the limit", "too fragile", "r-o0", "a-o0", "t-o0", 
 
 def spans_of(text: str) -> list[dict[str, Any]]:
     """The JSON lines the console exporter wrote among the worker's log lines."""
-    return [json.loads(line) for line in text.splitlines() if line.startswith('{"attributes"')]
+    return [json.loads(line) for line in text.splitlines() if line.startswith('{"name"')]
 
 
 def test_one_trace_per_order_across_processes(scene: Scene) -> None:
@@ -128,3 +129,9 @@ def test_one_trace_per_order_across_processes(scene: Scene) -> None:
     assert len(deadline) == 1
     expired = [s for s in spans if s["parent_id"] == deadline[0]["context"]["span_id"]]
     assert [s["attributes"]["saga.state.to"] for s in expired] == ["expired"]
+
+
+def test_an_unknown_traces_exporter_is_one_line(scene: Scene) -> None:
+    env = scene.env(extra={"OTEL_TRACES_EXPORTER": "zipkin"})
+    done = run_saga("worker", APP, "--name", "shop", "--topic-prefix", scene.prefix, env=env)
+    assert_one_line_error(done, "OTEL_TRACES_EXPORTER='zipkin'", "use otlp, console or none")
