@@ -33,6 +33,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 __all__ = [
     "TraceContextFilter",
     "consumer_span",
+    "consuming",
     "context_of",
     "current_traceparent",
     "enabled",
@@ -150,6 +151,25 @@ def end_spans(spans: Sequence[Span], error: str | None = None) -> None:
             span.set_status(Status(StatusCode.ERROR))
             span.set_attribute("error.type", error)
         span.end()
+
+
+@contextmanager
+def consuming(
+    topic: str, partition: int, offset: int, traceparent: str | None, group: str
+) -> Iterator[None]:
+    """The block as the current ``process <topic>`` span (see :func:`consumer_span`),
+    ended with the block; an exception marks it failed with its class."""
+    span = consumer_span(topic, partition, offset, traceparent, group)
+    token = otel_context.attach(trace.set_span_in_context(span))
+    error = None
+    try:
+        yield
+    except Exception as exc:
+        error = type(exc).__qualname__
+        raise
+    finally:
+        otel_context.detach(token)
+        end_spans([span], error)
 
 
 @contextmanager
