@@ -42,7 +42,8 @@ __all__ = [
     "end_spans",
     "in_span",
     "internal_span",
-    "producer_spans",
+    "producer_span",
+    "sampled_out",
     "span_name",
     "traceparent_of",
 ]
@@ -64,6 +65,13 @@ def _name(operation: str, destination: str) -> str:
     if name is None:
         name = _NAMES[key] = f"{operation} {destination}"
     return name
+
+
+def sampled_out(traceparent: str | None) -> bool:
+    """Whether ``traceparent`` says its trace is not sampled (flags ``00``): then no span is
+    opened for it at all and the context travels on as it came, which keeps an unsampled
+    record as cheap as with tracing off (a span the sampler drops still costs its making)."""
+    return traceparent is not None and traceparent.endswith("-00")
 
 
 def traceparent_of(headers: Sequence[tuple[str, Any]]) -> str | None:
@@ -132,28 +140,27 @@ def consumer_span(
     return span
 
 
-def producer_spans(topic_rows: Sequence[tuple[str, str | None]], lane: int) -> list[Span]:
-    """``publish <topic>`` per record (topic, stored traceparent): child of the writer's
-    span, and linked to it as the message's creation context, as the conventions ask."""
-    spans = []
-    for topic, traceparent in topic_rows:
-        parent = context_of(traceparent)
-        links = [Link(trace.get_current_span(parent).get_span_context())] if parent else None
-        span = tracer.start_span(
-            _name("publish", topic), context=parent, kind=SpanKind.PRODUCER, links=links
+def producer_span(topic: str, traceparent: str, lane: int) -> Span:
+    """``publish <topic>`` for one record: child of the writer's span (its stored
+    ``traceparent``), and linked to it as the message's creation context, as the
+    conventions ask. The record keeps the writer's ``traceparent``: its consumer is the
+    writer's child, as if the outbox were not there."""
+    parent = context_of(traceparent)
+    links = [Link(trace.get_current_span(parent).get_span_context())] if parent else None
+    span = tracer.start_span(
+        _name("publish", topic), context=parent, kind=SpanKind.PRODUCER, links=links
+    )
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.operation.name": "publish",
+                "messaging.destination.name": topic,
+                "saga.outbox.lane": lane,
+            }
         )
-        if span.is_recording():
-            span.set_attributes(
-                {
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "send",
-                    "messaging.operation.name": "publish",
-                    "messaging.destination.name": topic,
-                    "saga.outbox.lane": lane,
-                }
-            )
-        spans.append(span)
-    return spans
+    return span
 
 
 def end_spans(spans: Sequence[Span], error: str | None = None) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from saga import _metrics, _telemetry
@@ -82,10 +83,16 @@ def handle_inputs(
             continue
         fresh.discard(input_id)
         began = time.perf_counter() if measuring else 0.0
+        parent = spans[index] if spans else None
         if not tracing:
             result = _handle_one(uow, consumer, inp, now)
+        elif not (parent or trace.get_current_span()).is_recording():
+            # Not sampled (or no trace): no span of its own; what it emits carries the
+            # unsampled context on, so the next hops open none either.
+            with _telemetry.in_span(parent):
+                result = _handle_one(uow, consumer, inp, now)
         else:
-            with _telemetry.in_span(spans[index] if spans else None):
+            with _telemetry.in_span(parent):
                 result = _handle_one_traced(uow, consumer, inp, now)
         if measuring:
             _measure(consumer, result, time.perf_counter() - began)

@@ -96,8 +96,10 @@ class LaneProducer:
         delivery_errors: dict[int, str] = {}
         blocked_keys: set[bytes] = set()
         sent: list[int] = []
-        # ``publish <topic>`` per record, when tracing: ended when the transaction ends.
-        spans: list[Any] | None = [] if _telemetry.enabled() else None
+        # ``publish <topic>`` per traced record: ended when the transaction ends.
+        traced = _telemetry.enabled()
+        spans: list[Any] = []
+        traced_ids: set[int] = set()
 
         def on_delivery(error: KafkaError | None, message: Message, row_id: int) -> None:
             if error is not None and error.code() in _PERMANENT:
@@ -111,10 +113,11 @@ class LaneProducer:
             for row in rows:
                 if row.key in blocked_keys:
                     continue  # behind a parked row of its key: stays pending
-                if spans is not None:
-                    spans += _telemetry.producer_spans(
-                        [(row.topic, _telemetry.traceparent_of(row.headers))], self.lane
-                    )
+                traceparent = _telemetry.traceparent_of(row.headers) if traced else None
+                # A row written in no sampled trace gets no span: nothing to continue.
+                if traceparent and not _telemetry.sampled_out(traceparent):
+                    spans.append(_telemetry.producer_span(row.topic, traceparent, self.lane))
+                    traced_ids.add(row.id)
                 try:
                     self._produce(row, lambda e, m, rid=row.id: on_delivery(e, m, rid))
                 except KafkaException as exc:
@@ -123,7 +126,7 @@ class LaneProducer:
                         raise
                     failed[row.id] = _describe(error)
                     blocked_keys.add(row.key)
-                    if spans:
+                    if row.id in traced_ids:
                         _telemetry.end_spans([spans.pop()], error.name())
                     continue
                 sent.append(row.id)

@@ -381,11 +381,10 @@ class Worker:
         ):
             return _Item(record, at, None, None, None)
         span = None
-        if tracing:
+        traceparent = _telemetry.traceparent_of(headers) if tracing else None
+        if tracing and not _telemetry.sampled_out(traceparent):
             # Child of the producer's context the record carries (W3C ``traceparent``).
-            span = _telemetry.consumer_span(
-                at[0], at[1], at[2], _telemetry.traceparent_of(headers), self.name
-            )
+            span = _telemetry.consumer_span(at[0], at[1], at[2], traceparent, self.name)
         value = record.value()
         try:
             if value is None:

@@ -23,6 +23,7 @@ TRACING = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "200"}
 # An outside service's trace the first order arrives in.
 OUTSIDE_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 OUTSIDE_SPAN = "00f067aa0ba902b7"
+UNSAMPLED = "0af7651916cd43dd8448eb211c80319c"
 # Values of the sagas' data and the services' replies: never in a span.
 DATA_VALUES = ("book", "over the limit", "too fragile", "r-o0", "a-o0", "t-o0", "2000000")
 
@@ -40,6 +41,9 @@ def test_one_trace_per_order_across_processes(scene: Scene) -> None:
     scene.orders.publish(placed("o0"), "o0", traceparent=f"00-{OUTSIDE_TRACE}-{OUTSIDE_SPAN}-01")
     scene.placed_count = 1
     scene.place(5)  # o1 … o5: o3 cannot ship, o5 is declined
+    # A trace the outside service did not sample: no span anywhere, the saga still runs.
+    scene.orders.publish(placed("o6"), "o6", traceparent=f"00-{UNSAMPLED}-{OUTSIDE_SPAN}-00")
+    scene.placed_count = 7
     scene.orders.publish(TicketOpened(ticket_id="t1"), "t1")  # its deadline fires in a second
     scene.orders.flush()
     scene.wait_all_ended(timeout=60)
@@ -82,6 +86,8 @@ def test_one_trace_per_order_across_processes(scene: Scene) -> None:
         assert services_in[trace_id] == {"orders", "shipping"}, order
     assert len({next(iter(traces[o])) for o in orders}) == len(orders)  # one trace each
     assert traces["o0"] == {f"0x{OUTSIDE_TRACE}"}  # the outside trace continues
+    assert "o6" not in traces
+    assert f"0x{UNSAMPLED}" not in services_in
 
     consumed = [s for s in spans if s["kind"] == "SpanKind.CONSUMER"]
     published = [s for s in spans if s["kind"] == "SpanKind.PRODUCER"]
