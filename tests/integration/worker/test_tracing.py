@@ -5,10 +5,13 @@ across both processes and the Kafka hops between them."""
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from saga.testing import eventually
 from tests._saga_cli import assert_one_line_error, run_saga
@@ -141,3 +144,44 @@ def test_an_unknown_traces_exporter_is_one_line(scene: Scene) -> None:
     env = scene.env(extra={"OTEL_TRACES_EXPORTER": "zipkin"})
     done = run_saga("worker", APP, "--name", "shop", "--topic-prefix", scene.prefix, env=env)
     assert_one_line_error(done, "OTEL_TRACES_EXPORTER='zipkin'", "use otlp, console or none")
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """A stand-in OTLP/HTTP receiver: keeps the spans of every export request."""
+
+    spans: ClassVar[list[tuple[str, str]]] = []  # (service, span name)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for resource_spans in request.resource_spans:
+            service = next(
+                a.value.string_value
+                for a in resource_spans.resource.attributes
+                if a.key == "service.name"
+            )
+            for scope in resource_spans.scope_spans:
+                type(self).spans += [(service, span.name) for span in scope.spans]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_an_otlp_endpoint_alone_turns_tracing_on(scene: Scene) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        worker = scene.start(env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
+        scene.place(2)
+        scene.wait_all_ended(timeout=60)
+        assert scene.stop(worker) == 0, scene.log(worker)  # its spans are flushed on the way
+    finally:
+        server.shutdown()
+        server.server_close()
+    names = {name for service, name in _Collector.spans if service == "shop"}
+    assert {f"process {scene.prefix}test.shop", "saga test.OrderSaga", "handle payments"} <= names
