@@ -7,11 +7,13 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from confluent_kafka import Message as KafkaMessage
 from sqlalchemy import Engine, text
 
 from saga import _metrics, _telemetry
+from saga.engine.messages import DeadlineFired
 
 _log = logging.getLogger("saga.worker")
 
@@ -64,6 +66,15 @@ def measure_ends(
         _metrics.saga_duration.record(
             float(seconds), {"saga.name": saga, "saga.status": status[saga, instance]}
         )
+
+
+def measure_delays(fired: Sequence[DeadlineFired], now: datetime) -> None:
+    """How late each deadline fired, by the database's clock."""
+    for deadline in fired:
+        if deadline.due is not None:
+            _metrics.deadline_delay.record(
+                max(0.0, (now - deadline.due).total_seconds()), {"saga.name": deadline.saga}
+            )
 
 
 @contextmanager

@@ -87,7 +87,7 @@ from saga.outbox.relay import Relay
 from saga.outbox.writer import insert_rows
 from saga.settings import Settings, check_database_url, redact_error
 from saga.tables import definition_table
-from saga.worker._observe import count_records, firing, measure_ends
+from saga.worker._observe import count_records, firing, measure_delays, measure_ends
 from saga.worker.store import DatabaseClock, PgStore
 from saga.worker.topics import TopicMap, existing_topics, topic_uses
 
@@ -541,6 +541,8 @@ class Worker:
             for deadline in fired:
                 with firing("deadline", deadline.saga, deadline.instance_id):
                     handle_saga_input(uow, self.subscriptions.saga(deadline.saga), deadline, now)
+            if fired and _metrics.enabled():
+                measure_delays(fired, now)
             signals = uow.claim_signals(_DUE_BATCH)
             for signal in signals:
                 try:

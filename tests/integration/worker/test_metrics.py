@@ -14,8 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from saga.testing import eventually
 from tests._saga_cli import assert_one_line_error, env_with_endpoints, run_saga
-from tests.contract.shop import placed
+from tests.contract.shop import StockReserved, placed
 from tests.integration.worker._support import ROOT, prepare_database, write_contracts
+from tests.integration.worker.app import TicketOpened
 from tests.integration.worker.conftest import APP, Scene
 
 pytestmark = pytest.mark.integration
@@ -59,23 +60,33 @@ def test_counters_move_as_sagas_end(scene: Scene) -> None:
     scene.place(5)  # o3 cannot ship: compensated; the others complete
     # Shipping raises for this one every time: dead-lettered, its saga waits (not counted).
     scene.orders.publish(placed("o9-poison"), "o9-poison")
+    # An answer for an order that never was: parked. A ticket: its deadline fires in 1 s.
+    scene.orders.publish(StockReserved(order_id="ghost", reservation_id="r-ghost"), "ghost")
+    scene.orders.publish(TicketOpened(ticket_id="t1"), "t1")
     scene.orders.flush()
     scene.wait_all_ended(timeout=60)
     ended = "saga_sagas_ended_total"
     saga = {"saga_name": "test.OrderSaga"}
 
     def counted() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
-        samples = scrape(port)
+        samples = last[0] = scrape(port)
         done = value(samples, ended, **saga, saga_status="completed") == 4
         done = done and value(samples, "saga_dead_letters_total", saga_consumer="shipping") == 1
+        tickets = {"saga_name": "test.TicketSaga"}
+        done = done and value(samples, "saga_deadline_delay_seconds_count", **tickets) == 1
         return (
             samples
             if done and value(samples, ended, **saga, saga_status="compensated") == 1
             else None
         )
 
-    samples = eventually(counted, timeout=30, what="the endpoint counts 4 completed, 1 compensated")
-    assert samples is not None, scene.log(worker)
+    last: list[dict[tuple[str, tuple[tuple[str, str], ...]], float]] = [{}]
+    try:
+        samples = eventually(counted, timeout=60, what="the endpoint counts the ends")
+    except AssertionError as failed:
+        shown = {k: v for k, v in last[0].items() if k[0].startswith("saga_")}
+        raise AssertionError(f"{failed}: {shown}\n{scene.log(worker)}") from None
+    assert samples is not None
     assert value(samples, "saga_sagas_started_total", **saga) == 6  # with the poisoned one
     assert value(samples, "saga_transitions_total", **saga) >= 5 * 4
     assert value(samples, "saga_duration_seconds_count", **saga) == 5
@@ -84,7 +95,9 @@ def test_counters_move_as_sagas_end(scene: Scene) -> None:
     assert consumed >= 5 * 4
     assert value(samples, "saga_outbox_published_total") >= 5 * 3
     assert any(name == "saga_outbox_backlog" for name, _ in samples)
-    assert value(samples, "saga_sagas_ended_total") == 5  # not the poisoned one
+    assert value(samples, ended, **saga) == 5  # not the poisoned one
+    assert value(samples, ended, saga_name="test.TicketSaga", saga_status="failed") == 1
+    assert value(samples, "saga_events_parked_total", **saga) == 1
     # Labels are names, statuses and topics: never an order's id or data.
     labels = {v for _, have in samples for _, v in have}
     assert not [v for v in labels if re.fullmatch(r"o\d+.*|r-.*|book", v)], labels
