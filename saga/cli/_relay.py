@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from datetime import timedelta
@@ -12,6 +11,9 @@ import typer
 from rich.console import Console
 
 from saga.cli._db import database_errors
+from saga.cli._logs import LOG_FORMAT, configure_logging
+from saga.cli._metrics import METRICS_PORT, serve_metrics
+from saga.cli._telemetry import configure_tracing
 from saga.outbox.relay import Relay
 from saga.settings import Settings
 from saga.stack import resolve_endpoints
@@ -34,6 +36,8 @@ def relay(
         float, typer.Option(help="delete published rows older than this (0: keep them)")
     ] = 24.0,
     lag: Annotated[bool, typer.Option("--lag", help="print the backlog and exit")] = False,
+    metrics_port: Annotated[int | None, METRICS_PORT] = None,
+    log_format: Annotated[str, LOG_FORMAT] = "text",
 ) -> None:
     """Relay committed outbox rows to Kafka (SAGA_DATABASE_URL, SAGA_KAFKA_BOOTSTRAP)."""
     settings = Settings()
@@ -61,9 +65,17 @@ def relay(
                 f"parked {current.parked}"
             )
             return
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        configure_logging(log_format)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        flush = configure_tracing(f"relay {runner.name}")
+        stop_metrics = serve_metrics(metrics_port, f"relay {runner.name}", endpoints.database_url)
         out.print(f"relay {runner.relay_id} ({runner.name}) running; Ctrl-C stops it")
-        runner.run(stop)
+        try:
+            runner.run(stop)
+        finally:
+            if flush is not None:
+                flush()  # the spans still queued
+            if stop_metrics is not None:
+                stop_metrics()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import threading
 from typing import Annotated, Any
@@ -15,6 +14,9 @@ from rich.table import Table
 
 from saga.cli._db import database_errors
 from saga.cli._loading import load_hosts
+from saga.cli._logs import LOG_FORMAT, configure_logging
+from saga.cli._metrics import METRICS_PORT, serve_metrics
+from saga.cli._telemetry import configure_tracing
 from saga.errors import ConfigError
 from saga.settings import Settings
 
@@ -44,6 +46,8 @@ def worker(
         int, typer.Option(help="tries of a failing handler before its dead letter")
     ] = 3,
     topic_prefix: Annotated[str, _PREFIX] = "",
+    metrics_port: Annotated[int | None, METRICS_PORT] = None,
+    log_format: Annotated[str, LOG_FORMAT] = "text",
 ) -> None:
     """Run sagas and participants on Kafka and PostgreSQL until SIGTERM or Ctrl-C."""
     from saga.stack import resolve_endpoints
@@ -56,7 +60,7 @@ def worker(
     sagas, participants = load_hosts(targets)
     settings = Settings()
     endpoints = resolve_endpoints(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(log_format)
     with database_errors(endpoints.database_url):
         runner = Worker(
             sagas=sagas,
@@ -73,8 +77,16 @@ def worker(
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        flush = configure_tracing(runner.name)
+        stop_metrics = serve_metrics(metrics_port, runner.name, endpoints.database_url)
         out.print(f"worker {escape(runner.name)} starting; SIGTERM or Ctrl-C stops it")
-        runner.run(stop)
+        try:
+            runner.run(stop)
+        finally:
+            if flush is not None:
+                flush()  # the spans still queued
+            if stop_metrics is not None:
+                stop_metrics()
     out.print(f"worker {escape(runner.name)} stopped")
 
 

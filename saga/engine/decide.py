@@ -35,6 +35,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 
+from saga._telemetry import current_traceparent
 from saga.contracts.events import Event
 from saga.definition.model import (
     COMPENSATE_TARGET,
@@ -99,10 +100,12 @@ def trigger_of(inp: Input, instance: Instance | None = None) -> str:
 
 
 def trace_id_of(inp: Input) -> str | None:
-    """The W3C trace id an event carries (None for deadlines, signals, untraced events)."""
+    """The W3C trace id an event carries, else the current span's (a deadline's or signal's
+    firing, when tracing); None when neither."""
     if isinstance(inp, Message) and inp.envelope.traceparent:
         return inp.envelope.traceparent.split("-")[1]
-    return None
+    current = current_traceparent()
+    return current.split("-")[1] if current else None
 
 
 def operator_of(inp: Input) -> tuple[str | None, str | None]:
@@ -255,8 +258,11 @@ class _Run:
         self.parked_reason = instance.parked_reason
         self.parked_from = instance.parked_from
         self.emitted: list[Message] = []
-        # Emitted events continue the trace of the event that caused them.
-        self.traceparent = inp.envelope.traceparent if isinstance(inp, Message) else None
+        # Emitted events continue the current span's trace when tracing (the next hop is its
+        # child), else the trace of the event that caused them.
+        self.traceparent = current_traceparent() or (
+            inp.envelope.traceparent if isinstance(inp, Message) else None
+        )
         self.input_id = inp.input_id  # text, derived ids are built from it
         self.cause: UUID | str = (
             inp.envelope.event_id if isinstance(inp, Message) else self.input_id

@@ -116,6 +116,8 @@ class DeadlineFired:
     saga: str
     instance_id: str
     deadline_id: str
+    due: datetime | None = field(default=None, compare=False)
+    """When it was due, when the runtime knows (to measure how late it fired)."""
 
     @property
     def input_id(self) -> str:

@@ -11,17 +11,22 @@ one call per consumer and batch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from opentelemetry import trace
+from opentelemetry.trace import Span
+
+from saga import _metrics, _telemetry
 from saga.contracts.events import Event
 from saga.definition.model import SagaDefinition
 from saga.definition.participant import Context, Participant
 from saga.definition.signatures import as_events
 from saga.engine.decide import Decision, decide, instance_id_of, park
 from saga.engine.hosting import SagaVersions
-from saga.engine.instance import Instance
+from saga.engine.instance import TERMINAL, Instance, Status
 from saga.engine.messages import (
     DeadlineFired,
     Input,
@@ -44,6 +49,8 @@ class Handled:
     emitted: tuple[Message, ...] = ()
     replayed: tuple[Message, ...] = ()
     """Events parked before this input created their instance, applied after it."""
+    started: bool = False  # this input created the instance
+    ended: Status | None = None  # the final status the instance reached with this input
 
 
 def handle_inputs(
@@ -51,10 +58,14 @@ def handle_inputs(
     consumer: SagaVersions | SagaDefinition | Participant,
     inputs: Sequence[Input],
     now: datetime,
+    *,
+    spans: Sequence[Span | None] | None = None,
 ) -> list[Handled]:
     """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order.
 
     An input seen before (or twice in ``inputs``) is a duplicate and changes nothing.
+    ``spans`` (one per input, when tracing): each input is handled inside its span, so the
+    handling's spans are its children and what it emits continues its trace.
     """
     if isinstance(consumer, SagaDefinition):
         consumer = SagaVersions(consumer.name, {consumer.version: consumer})
@@ -62,20 +73,126 @@ def handle_inputs(
     fresh = uow.claim(consumer.name, ids)
     if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
+    # Asked once per batch: with neither on, no span, clock read or attribute dict at all.
+    tracing = _telemetry.enabled()
+    measuring = _metrics.enabled()
     handled: list[Handled] = []
-    for inp, input_id in zip(inputs, ids, strict=True):
+    for index, (inp, input_id) in enumerate(zip(inputs, ids, strict=True)):
         if input_id not in fresh:
             handled.append(Handled(consumer.name, duplicate=True))
             continue
         fresh.discard(input_id)
-        if isinstance(consumer, SagaVersions):
-            handled.append(_saga_input(uow, consumer, inp, now))
+        began = time.perf_counter() if measuring else 0.0
+        parent = spans[index] if spans else None
+        if not tracing:
+            result = _handle_one(uow, consumer, inp, now)
+        elif not (parent or trace.get_current_span()).is_recording():
+            # Not sampled (or no trace): no span of its own; what it emits carries the
+            # unsampled context on, so the next hops open none either.
+            with _telemetry.in_span(parent):
+                result = _handle_one(uow, consumer, inp, now)
         else:
-            assert isinstance(inp, Message), "participants handle events only"
-            emitted = run_handler(consumer, inp, now, session=uow.session)
-            uow.append_outbox(emitted)
-            handled.append(Handled(consumer.name, emitted=tuple(emitted)))
+            with _telemetry.in_span(parent):
+                result = _handle_one_traced(uow, consumer, inp, now)
+        if measuring:
+            _measure(consumer, result, time.perf_counter() - began)
+        handled.append(result)
     return handled
+
+
+def _measure(consumer: SagaVersions | Participant, result: Handled, seconds: float) -> None:
+    """Counts and times one handled input (labels: names and statuses only)."""
+    if isinstance(consumer, Participant):
+        _metrics.handler_duration.record(
+            seconds, {"saga.consumer": consumer.name, "saga.consumer.kind": "participant"}
+        )
+        return
+    name = {"saga.name": consumer.name}
+    _metrics.handler_duration.record(
+        seconds, {"saga.consumer": consumer.name, "saga.consumer.kind": "saga"}
+    )
+    decision = result.decision
+    if decision is not None and decision.outcome == "orphan" and decision.orphan_policy == "park":
+        _metrics.parked_events.add(1, name)
+    if decision is None or decision.outcome != "applied":
+        return
+    _metrics.transitions.add(1 + len(result.replayed), name)
+    if result.started:
+        _metrics.sagas_started.add(1, name)
+    if result.ended is not None:
+        _metrics.sagas_ended.add(1, {"saga.name": consumer.name, "saga.status": result.ended})
+
+
+def _handle_one(
+    uow: UnitOfWork, consumer: SagaVersions | Participant, inp: Input, now: datetime
+) -> Handled:
+    if isinstance(consumer, SagaVersions):
+        return _saga_input(uow, consumer, inp, now)
+    assert isinstance(inp, Message), "participants handle events only"
+    emitted = run_handler(consumer, inp, now, session=uow.session)
+    uow.append_outbox(emitted)
+    return Handled(consumer.name, emitted=tuple(emitted))
+
+
+def _handle_one_traced(
+    uow: UnitOfWork, consumer: SagaVersions | Participant, inp: Input, now: datetime
+) -> Handled:
+    """:func:`_handle_one` in an INTERNAL span: names, ids and states, never data."""
+    if isinstance(consumer, SagaVersions):
+        with _telemetry.internal_span(_telemetry.span_name("saga", consumer.name)) as span:
+            if span.is_recording():  # known before handling: the handling's logs show them
+                span.set_attributes(
+                    {"saga.name": consumer.name, "saga.instance_id": _instance_id(consumer, inp)}
+                )
+            result = _saga_input(uow, consumer, inp, now)
+            if span.is_recording():
+                span.set_attributes(_saga_attributes(consumer.name, inp, result))
+            return result
+    assert isinstance(inp, Message), "participants handle events only"
+    handler = consumer.handlers.get(inp.event_type)
+    what = handler.name if handler is not None else "(none)"
+    with _telemetry.internal_span(_telemetry.span_name("handle", consumer.name)) as span:
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "saga.participant": consumer.name,
+                    "saga.handler": what,
+                    "saga.event_type": inp.event_type,
+                    "saga.instance_id": inp.correlation_id,
+                }
+            )
+        result = _handle_one(uow, consumer, inp, now)
+        if span.is_recording():
+            span.set_attribute("saga.emitted", len(result.emitted))
+        return result
+
+
+def _saga_attributes(saga: str, inp: Input, result: Handled) -> dict[str, str | int]:
+    attributes: dict[str, str | int] = {"saga.name": saga, "saga.input": _input_kind(inp)}
+    decision = result.decision
+    if decision is None:
+        return attributes
+    attributes["saga.outcome"] = decision.outcome
+    if decision.history is not None:
+        attributes["saga.state.from"] = decision.history.from_state or ""
+        attributes["saga.state.to"] = decision.history.to_state
+    if decision.instance is not None:
+        attributes["saga.instance_id"] = decision.instance.instance_id
+        attributes["saga.status"] = decision.instance.status
+    attributes["saga.emitted"] = len(result.emitted)
+    return attributes
+
+
+def _input_kind(inp: Input) -> str:
+    if isinstance(inp, Message):
+        return inp.event_type
+    if isinstance(inp, DeadlineFired):
+        return "deadline"
+    if isinstance(inp, SignalReceived):
+        return f"signal:{inp.name}"
+    if isinstance(inp, OperatorCommand):
+        return f"operator:{inp.operation}"
+    return type(inp).__name__
 
 
 def skip_input(uow: UnitOfWork, consumer: str, input_id: str) -> bool:
@@ -130,20 +247,28 @@ def _saga_input(uow: UnitOfWork, hosted: SagaVersions, inp: Input, now: datetime
     _apply(uow, definition, instance, decision)
     emitted = list(decision.emitted)
     replayed: list[Message] = []
+    assert decision.instance is not None
+    final = decision.instance
     if instance is None:
         # Choreography gives no order across topics: events that came before the one that
         # creates the instance were parked; they apply now, after it, in arrival order.
-        current = decision.instance
         for parked in uow.take_parked(definition.name, instance_id):
-            later = decide(definition, current, parked, now)
+            later = decide(definition, final, parked, now)
             if later.outcome != "applied":
                 continue
-            _apply(uow, definition, current, later)
-            current = later.instance
+            _apply(uow, definition, final, later)
+            assert later.instance is not None
+            final = later.instance
             replayed.append(parked)
             emitted.extend(later.emitted)
+    ended = final.status in TERMINAL and (instance is None or instance.status not in TERMINAL)
     return Handled(
-        definition.name, decision=decision, emitted=tuple(emitted), replayed=tuple(replayed)
+        definition.name,
+        decision=decision,
+        emitted=tuple(emitted),
+        replayed=tuple(replayed),
+        started=instance is None,
+        ended=final.status if ended else None,
     )
 
 
@@ -208,6 +333,8 @@ def run_handler(
         session,
     )
     emitted: list[Message] = []
+    # The current span when tracing (the next hop becomes its child), else the input's.
+    traceparent = _telemetry.current_traceparent() or message.envelope.traceparent
     for index, event in enumerate(as_events(handler(message.event, context))):
         if not isinstance(event, Event) or type(event) not in handler.emits:
             raise DefinitionError(
@@ -222,7 +349,7 @@ def run_handler(
                 causation_id=message.event_id,
                 producer=participant.name,
                 occurred_at=now,
-                traceparent=message.envelope.traceparent,
+                traceparent=traceparent,
             )
         )
     return emitted

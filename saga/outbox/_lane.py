@@ -18,6 +18,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from saga import _telemetry
 from saga._crashpoints import crash_point
 from saga.outbox._progress import encode_ids, lane_key
 from saga.outbox._store import PendingRow
@@ -95,6 +96,10 @@ class LaneProducer:
         delivery_errors: dict[int, str] = {}
         blocked_keys: set[bytes] = set()
         sent: list[int] = []
+        # ``publish <topic>`` per traced record: ended when the transaction ends.
+        traced = _telemetry.enabled()
+        spans: list[Any] = []
+        traced_ids: set[int] = set()
 
         def on_delivery(error: KafkaError | None, message: Message, row_id: int) -> None:
             if error is not None and error.code() in _PERMANENT:
@@ -108,6 +113,11 @@ class LaneProducer:
             for row in rows:
                 if row.key in blocked_keys:
                     continue  # behind a parked row of its key: stays pending
+                traceparent = _telemetry.traceparent_of(row.headers) if traced else None
+                # A row written in no sampled trace gets no span: nothing to continue.
+                if traceparent and not _telemetry.sampled_out(traceparent):
+                    spans.append(_telemetry.producer_span(row.topic, traceparent, self.lane))
+                    traced_ids.add(row.id)
                 try:
                     self._produce(row, lambda e, m, rid=row.id: on_delivery(e, m, rid))
                 except KafkaException as exc:
@@ -116,6 +126,8 @@ class LaneProducer:
                         raise
                     failed[row.id] = _describe(error)
                     blocked_keys.add(row.key)
+                    if row.id in traced_ids:
+                        _telemetry.end_spans([spans.pop()], error.name())
                     continue
                 sent.append(row.id)
             if not sent:
@@ -130,7 +142,11 @@ class LaneProducer:
             crash_point("relay.before_commit")
             self._producer.commit_transaction(timeout)
         except KafkaException as exc:
+            if spans:
+                _telemetry.end_spans(spans, exc.args[0].name())
             return self._after_failure(exc.args[0], failed, delivery_errors, len(sent), timeout)
+        if spans:
+            _telemetry.end_spans(spans)
         self._committed_at = time.monotonic()
         crash_point("relay.after_commit")
         return BatchResult(LaneOutcome.COMMITTED, published=sent, parked=failed)

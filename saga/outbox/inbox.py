@@ -50,6 +50,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from saga import _telemetry
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
 from saga.contracts.envelope import Headers
@@ -341,6 +342,7 @@ class InboxConsumer:
         items = [self._prepare(message, failures) for message in batch]
         applied = 0
         dead: list[_Item] = []
+        tracing = _telemetry.enabled()  # once per batch: no span at all when off
         with self._sessions() as session, session.begin():
             fresh = self.inbox.claim(session, [item.event_id for item in items])
             for item in items:
@@ -362,7 +364,16 @@ class InboxConsumer:
                     continue
                 crash_point("inbox.in_handler")
                 self._blamed = item.message
-                self._handler(session, item.decoded)
+                if tracing:
+                    # The events the handler writes to the outbox continue this span.
+                    topic, partition, offset = where(item.message)
+                    traceparent = item.decoded.envelope.traceparent
+                    with _telemetry.consuming(
+                        topic, partition, offset, traceparent, self.inbox.group
+                    ):
+                        self._handler(session, item.decoded)
+                else:
+                    self._handler(session, item.decoded)
                 self._blamed = None
                 applied += 1
         for item in dead:

@@ -58,6 +58,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from saga import _metrics
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
 from saga._kafka_log import kafka_logger
@@ -438,6 +439,8 @@ class Relay:
                 and r.lane not in self._retry_at
             ]
         self._mark([i for ids in unmarked.values() for i in ids])
+        if total and _metrics.enabled():
+            _metrics.published.add(total, {"saga.relay": self.name})
         return total
 
     def _read(self, skip: list[int] | None = None) -> list[store.PendingRow]:

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import psycopg
-from opentelemetry import trace
 from sqlalchemy.orm import Session
 
+from saga._telemetry import current_traceparent
 from saga.contracts.envelope import Envelope
 from saga.contracts.events import Event, event_name
 from saga.contracts.serde import Encoded
@@ -59,14 +59,6 @@ class OutboxEntry:
 
 
 TopicChoice = str | Mapping[str, str] | Callable[[Event], str]
-
-
-def current_traceparent() -> str | None:
-    """W3C ``traceparent`` of the current OpenTelemetry span, if one is recording a trace."""
-    context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
-        return None
-    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
 def outbox_row(

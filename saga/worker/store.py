@@ -232,7 +232,7 @@ class PgUnitOfWork:
             (self._store.sagas, now, limit),
         ).fetchall()
         rows.sort(key=lambda r: (r[3], r[2]))
-        return [DeadlineFired(r[0], r[1], r[2]) for r in rows]
+        return [DeadlineFired(r[0], r[1], r[2], r[3]) for r in rows]
 
     def claim_signals(self, limit: int) -> list[SignalReceived | OperatorCommand]:
         """Take up to ``limit`` signals and operators' commands sent to hosted sagas, oldest

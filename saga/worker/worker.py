@@ -44,10 +44,12 @@ from uuid import UUID
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka import Message as KafkaMessage
+from opentelemetry.trace import Span
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import ProgrammingError
 
+from saga import _metrics, _telemetry
 from saga._backoff import backoff
 from saga._crashpoints import crash_point
 from saga._kafka_log import kafka_logger
@@ -85,6 +87,7 @@ from saga.outbox.relay import Relay
 from saga.outbox.writer import insert_rows
 from saga.settings import Settings, check_database_url, redact_error
 from saga.tables import definition_table
+from saga.worker._observe import count_records, firing, measure_delays, measure_ends
 from saga.worker.store import DatabaseClock, PgStore
 from saga.worker.topics import TopicMap, existing_topics, topic_uses
 
@@ -103,6 +106,7 @@ class _Item(NamedTuple):
     message: Message | None
     event_id: UUID | None  # None: not for us, skipped
     undecodable: Exception | None
+    span: Span | None = None  # ``process <topic>``, when tracing
 
 
 class _HandlerFailed(Exception):
@@ -329,17 +333,26 @@ class Worker:
         batch = [r for r in records if self._usable(r)]
         if not batch:
             return 0
+        tracing = _telemetry.enabled()
+        items: list[_Item] = []
+        error: str | None = None
         try:
-            items = [self._prepare(record) for record in batch]
+            items = [self._prepare(record, tracing) for record in batch]
             self._apply(items)
         except Exception as exc:
             if is_outage(exc) or not isinstance(exc, _HandlerFailed):
+                error = type(exc).__qualname__
                 rewind(self._consumer, batch, _log, f"worker {self.name}")
                 raise
             self._replay(batch, items)
             return len(batch)
+        finally:
+            if tracing:
+                _telemetry.end_spans([i.span for i in items if i.span is not None], error)
         commit_offsets(self._consumer, batch, _log, f"worker {self.name}")
         self.records_done += len(batch)
+        if _metrics.enabled():
+            count_records(batch, self.name)
         return len(batch)
 
     def _usable(self, record: KafkaMessage) -> bool:
@@ -356,7 +369,7 @@ class Worker:
             _log.warning("worker %s: Kafka: %s", self.name, error.str())
         return False
 
-    def _prepare(self, record: KafkaMessage) -> _Item:
+    def _prepare(self, record: KafkaMessage, tracing: bool = False) -> _Item:
         """The record's message, or why it cannot be one, or nothing: an event no hosted
         consumer takes is skipped undecoded (topics are shared; this process may not even
         know that event)."""
@@ -367,6 +380,11 @@ class Worker:
             named.decode(errors="replace")
         ):
             return _Item(record, at, None, None, None)
+        span = None
+        traceparent = _telemetry.traceparent_of(headers) if tracing else None
+        if tracing and not _telemetry.sampled_out(traceparent):
+            # Child of the producer's context the record carries (W3C ``traceparent``).
+            span = _telemetry.consumer_span(at[0], at[1], at[2], traceparent, self.name)
         value = record.value()
         try:
             if value is None:
@@ -375,18 +393,31 @@ class Worker:
         except ContractError as exc:
             if exc.retriable:
                 raise
+            if span is not None:
+                _telemetry.end_spans([span], type(exc).__qualname__)
             return _Item(record, at, None, event_id_of(record), exc)
         message = Message(*decoded)
-        return _Item(record, at, message, message.envelope.event_id, None)
+        if span is not None and span.is_recording():
+            span.set_attributes(
+                {
+                    "messaging.message.id": message.event_id,
+                    "saga.event_type": message.event_type,
+                    # The saga the record belongs to: its retries' log lines name it.
+                    "saga.instance_id": message.correlation_id,
+                }
+            )
+        return _Item(record, at, message, message.envelope.event_id, None, span)
 
     def _apply(
         self, items: Sequence[_Item], exhausted: Mapping[tuple[Where, str], Exception] = _NONE
     ) -> None:
         """One unit of work for ``items``; what is in ``exhausted`` is dead-lettered."""
         dead: list[dict[str, Any]] = []
+        dead_by: list[str] = []  # the consumer that gave each dead letter up
+        ended: list[tuple[str, str, str]] = []  # saga, instance, final status
         with self.store.unit_of_work() as uow:
             now = uow.now()
-            groups: dict[str, tuple[Host, list[Message]]] = {}
+            groups: dict[str, tuple[Host, list[Message], list[Span | None]]] = {}
             for item in items:
                 if item.message is None:
                     if item.undecodable is None:
@@ -394,24 +425,35 @@ class Worker:
                     # Undecodable: no consumer can be named; the worker's own inbox.
                     if skip_input(uow, self.name, str(item.event_id)):
                         dead.append(self._dead_letter(item, self.name, item.undecodable))
+                        dead_by.append(self.name)
                     continue
                 for host in self.subscriptions.consumers(item.message.event_type):
                     failed = exhausted.get((item.at, host.name))
                     if failed is not None:
                         if skip_input(uow, host.name, item.message.input_id):
                             dead.append(self._dead_letter(item, host.name, failed))
+                            dead_by.append(host.name)
                         continue
-                    groups.setdefault(host.name, (host, []))[1].append(item.message)
-            for name, (host, inputs) in groups.items():
+                    group = groups.setdefault(host.name, (host, [], []))
+                    group[1].append(item.message)
+                    group[2].append(item.span)
+            for name, (host, inputs, spans) in groups.items():
                 crash_point("worker.in_batch")
                 try:
-                    handle_inputs(uow, host, inputs, now)
+                    results = handle_inputs(uow, host, inputs, now, spans=spans)
                 except Exception as exc:
                     if is_outage(exc):
                         raise
                     raise _HandlerFailed(name, exc) from exc
+                ended += [
+                    (name, r.decision.instance.instance_id, r.ended)
+                    for r in results
+                    if r.ended is not None and r.decision and r.decision.instance
+                ]
             insert_rows(uow.session, dead)
         crash_point("worker.after_db_commit")
+        if dead_by or ended:
+            measure_ends(self._engine, self.name, dead_by, ended)
 
     def _replay(self, batch: Sequence[KafkaMessage], items: Sequence[_Item]) -> None:
         """One record per transaction; a failing consumer is retried, then dead-lettered."""
@@ -420,44 +462,46 @@ class Worker:
         tries: dict[tuple[Where, str], int] = {}
         exhausted: dict[tuple[Where, str], Exception] = {}
         for index, item in enumerate(items):
-            while True:
-                try:
-                    self._apply([item], exhausted)
-                    break
-                except _HandlerFailed as failed:
-                    key = (item.at, failed.consumer)
-                    tries[key] = tries.get(key, 0) + 1
-                    if tries[key] >= self._options.attempts:
-                        exhausted[key] = failed.error
-                        _log.error(
-                            "%s: %s failed %d times for %s; dead-lettering it to %s: %s",
+            # In the record's span: its retries and its dead letter log its trace id.
+            with _telemetry.in_span(item.span):
+                while True:
+                    try:
+                        self._apply([item], exhausted)
+                        break
+                    except _HandlerFailed as failed:
+                        key = (item.at, failed.consumer)
+                        tries[key] = tries.get(key, 0) + 1
+                        if tries[key] >= self._options.attempts:
+                            exhausted[key] = failed.error
+                            _log.error(
+                                "%s: %s failed %d times for %s; dead-lettering it to %s: %s",
+                                who,
+                                failed.consumer,
+                                tries[key],
+                                source(item.record),
+                                self.dead_letter_topic,
+                                error_text(failed.error).decode(),
+                            )
+                            continue
+                        _log.warning(
+                            "%s: %s failed for %s (try %d of %d): %s",
                             who,
                             failed.consumer,
-                            tries[key],
                             source(item.record),
-                            self.dead_letter_topic,
+                            tries[key],
+                            self._options.attempts,
                             error_text(failed.error).decode(),
                         )
-                        continue
-                    _log.warning(
-                        "%s: %s failed for %s (try %d of %d): %s",
-                        who,
-                        failed.consumer,
-                        source(item.record),
-                        tries[key],
-                        self._options.attempts,
-                        error_text(failed.error).decode(),
-                    )
-                    if self._stop.wait(backoff(tries[key])):
-                        # Stopping: what was applied is committed, the rest comes again.
+                        if self._stop.wait(backoff(tries[key])):
+                            # Stopping: what was applied is committed, the rest comes again.
+                            commit_offsets(self._consumer, batch[:index], _log, who)
+                            self.records_done += index
+                            return
+                    except Exception:
                         commit_offsets(self._consumer, batch[:index], _log, who)
                         self.records_done += index
-                        return
-                except Exception:
-                    commit_offsets(self._consumer, batch[:index], _log, who)
-                    self.records_done += index
-                    rewind(self._consumer, batch[index:], _log, who)
-                    raise
+                        rewind(self._consumer, batch[index:], _log, who)
+                        raise
         commit_offsets(self._consumer, batch, _log, who)
         self.records_done += len(batch)
 
@@ -495,13 +539,17 @@ class Worker:
             if fired:
                 crash_point("worker.after_claim_deadline")
             for deadline in fired:
-                handle_saga_input(uow, self.subscriptions.saga(deadline.saga), deadline, now)
+                with firing("deadline", deadline.saga, deadline.instance_id):
+                    handle_saga_input(uow, self.subscriptions.saga(deadline.saga), deadline, now)
+            if fired and _metrics.enabled():
+                measure_delays(fired, now)
             signals = uow.claim_signals(_DUE_BATCH)
             for signal in signals:
                 try:
-                    handled = handle_saga_input(
-                        uow, self.subscriptions.saga(signal.saga), signal, now
-                    )
+                    with firing("signal", signal.saga, signal.instance_id):
+                        handled = handle_saga_input(
+                            uow, self.subscriptions.saga(signal.saga), signal, now
+                        )
                 except UnknownInstanceError as exc:  # checked when sent; gone since
                     _log.warning("worker %s: signal dropped: %s", self.name, exc)
                     continue

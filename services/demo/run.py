@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -93,6 +94,9 @@ def run(endpoints: Endpoints, options: Options, console: Console) -> int:
             f"started 4 workers (saga worker services.<service>) and the orders API on "
             f"{shop.api_url} in {phases['start']:.1f}s; logs in {_relative(logs)}"
         )
+        hint = traces_hint(os.environ, _relative(logs))
+        if hint:
+            say(hint)
         title = (
             f"saga demo · {options.orders} orders at {options.rate:g}/s · seed {options.seed}"
             f" · kill {options.kill}"
@@ -315,6 +319,20 @@ class _Say:
     def __call__(self, text: str) -> None:
         if not self.quiet:
             self.console.print(f"• {text}", highlight=False)
+
+
+def traces_hint(env: Mapping[str, str], logs: str) -> str | None:
+    """Where the traces go when the OTEL_* variables turn tracing on (see ``saga worker``)."""
+    exporters = env.get("OTEL_TRACES_EXPORTER", "")
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    if "console" in exporters:
+        return f"traces: spans as JSON lines in the workers' logs in {logs}, one trace per order"
+    if "otlp" in exporters or (endpoint and exporters in ("", "otlp")):
+        where = endpoint or "http://localhost:4318 (the OTLP default)"
+        return f"traces: every worker sends its spans to {where}, one trace per order"
+    return None
 
 
 def _relative(path: Path) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rich.console import Console
 
 from services.demo import display
 from services.demo.report import Check, OrderRow, Report, outage_summary
+from services.demo.run import traces_hint
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -76,3 +78,23 @@ def test_the_live_view_shows_sagas_by_state_and_what_happened() -> None:
     assert "completed" in text
     assert "placed 4/10 (2/s) · ended 1" in text
     assert "inventory killed" in text
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({}, None),
+        ({"OTEL_TRACES_EXPORTER": "none"}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, "http://collector:4318"),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, "http://localhost:4318"),
+        ({"OTEL_TRACES_EXPORTER": "console"}, "workers' logs in .saga/demo"),
+    ],
+)
+def test_the_demo_says_where_the_traces_go(env: dict[str, str], needle: str | None) -> None:
+    hint = traces_hint(env, ".saga/demo")
+    if needle is None:
+        assert hint is None
+    else:
+        assert hint is not None
+        assert needle in hint
+        assert "one trace per order" in hint

@@ -12,10 +12,14 @@ from datetime import timedelta
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from saga import errors
+from saga import _telemetry, errors
 from saga.contracts.envelope import Envelope, Headers
 from saga.contracts.serde import Decoded
 from saga.errors import ContractError, RegistryUnavailable
@@ -555,3 +559,45 @@ def test_a_registry_outage_is_waited_out_never_dead_lettered(
     eventually(
         lambda: committed(kafka_bootstrap, group, kafka_topic) == {0: 6}, what="offsets committed"
     )
+
+
+def test_the_handler_runs_in_a_process_span_continuing_the_record_s_trace(
+    outbox_url: str,
+    kafka_bootstrap: str,
+    kafka_topic: str,
+    make_loop: Callable[..., InboxConsumer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An SDK tracer for the runtime alone: the process's global provider stays the no-op.
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(_telemetry, "tracer", provider.get_tracer("saga"))
+    monkeypatch.setattr(_telemetry, "enabled", lambda: True)
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    key, value, headers, _ = tick("a", 0)
+    headers = [(k, v) for k, v in headers if k != "traceparent"]
+    headers.append(("traceparent", f"00-{trace_id}-{parent}-01".encode()))
+    produce(kafka_bootstrap, kafka_topic, [(key, value, headers)])
+    seen: list[str | None] = []
+
+    def handler(session: Session, decoded: Decoded) -> None:
+        seen.append(_telemetry.current_traceparent())  # what Outbox.add would store
+        apply_tick(session, decoded)
+
+    drain(make_loop(handler), lambda: applied_count(outbox_url) == 1)
+    (span,) = exporter.get_finished_spans()
+    assert span.name == f"process {kafka_topic}"
+    assert span.kind is SpanKind.CONSUMER
+    assert span.parent is not None
+    assert (span.context.trace_id, span.parent.span_id) == (int(trace_id, 16), int(parent, 16))
+    assert dict(span.attributes or {}) == {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": kafka_topic,
+        "messaging.destination.partition.id": "0",
+        "messaging.kafka.offset": 0,
+        "messaging.consumer.group.name": f"inbox-{kafka_topic}",
+    }
+    assert seen == [f"00-{trace_id}-{span.context.span_id:016x}-01"]

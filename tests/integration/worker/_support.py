@@ -68,8 +68,12 @@ class Orders:
         )
         self.undelivered: list[str] = []  # "<correlation id>: <error>"
 
-    def publish(self, event: Event, correlation_id: str) -> Message:
-        message = Message.new(event, correlation_id=correlation_id, producer="test")
+    def publish(
+        self, event: Event, correlation_id: str, *, traceparent: str | None = None
+    ) -> Message:
+        message = Message.new(
+            event, correlation_id=correlation_id, producer="test", traceparent=traceparent
+        )
         encoded = self.serializer.encode(message.event, message.envelope)
 
         def delivered(error: KafkaError | None, _: object) -> None:

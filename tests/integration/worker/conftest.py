@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +67,9 @@ class Scene:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     placed_count: int = 0
 
-    def env(self, crash_at: str | None = None) -> dict[str, str]:
+    def env(
+        self, crash_at: str | None = None, extra: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SAGA_")}
         env.update(
             SAGA_DATABASE_URL=self.url,
@@ -76,24 +78,37 @@ class Scene:
         )
         if crash_at:
             env["SAGA_CRASH_AT"] = crash_at
+        env.update(extra or {})
         return env
 
     def start(
-        self, *targets: str, name: str = "shop", crash_at: str | None = None, batch: int = 100
+        self,
+        *targets: str,
+        name: str = "shop",
+        crash_at: str | None = None,
+        batch: int = 100,
+        env: Mapping[str, str] | None = None,
+        options: tuple[str, ...] = (),
     ) -> subprocess.Popen[bytes]:
-        """``saga worker`` on the scene's topics, logging to a file of its own."""
+        """``saga worker`` on the scene's topics, logging to a file of its own (``env``: more
+        variables, ``options``: more command-line options)."""
         command = [saga_executable(), "worker", *(targets or (APP,)), "--name", name]
-        command += ["--topic-prefix", self.prefix, "--batch-size", str(batch)]
+        command += ["--topic-prefix", self.prefix, "--batch-size", str(batch), *options]
         with (self.logs / f"worker-{len(self.workers)}.log").open("wb") as log:
             worker = subprocess.Popen(
-                command, cwd=ROOT, env=self.env(crash_at), stdout=log, stderr=subprocess.STDOUT
+                command,
+                cwd=ROOT,
+                env=self.env(crash_at, env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self.workers.append(worker)
         return worker
 
-    def log(self, worker: subprocess.Popen[bytes]) -> str:
+    def log(self, worker: subprocess.Popen[bytes], *, whole: bool = False) -> str:
         index = self.workers.index(worker)
-        return (self.logs / f"worker-{index}.log").read_text(errors="replace")[-4000:]
+        text = (self.logs / f"worker-{index}.log").read_text(errors="replace")
+        return text if whole else text[-4000:]
 
     def stop(self, worker: subprocess.Popen[bytes], timeout: float = 30) -> int:
         if worker.poll() is None:
