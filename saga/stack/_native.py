@@ -161,12 +161,20 @@ class NativeStack:
                 f"Kafka exited during start-up: see `saga stack logs kafka` ({self.kafka.log})"
             )
 
-    def stop_kafka(self) -> None:
-        """Stop the broker only (SIGTERM its process group); its data and ports are kept."""
+    def stop_kafka(self, *, crash: bool = False) -> None:
+        """Stop the broker only (SIGTERM its process group); its data and ports are kept.
+
+        ``crash`` kills it (SIGKILL) instead, as a power cut would. Outage tests crash it: a
+        single broker stopped while a transaction commits can log the commit as complete
+        without having written its marker to every partition (seen with Kafka 4.4: the
+        coordinator's CompleteCommit, no marker in one partition), and read_committed
+        readers then stop at that offset for good. After a crash the coordinator finishes
+        what it had begun when it starts again.
+        """
         state = self._native_state()
         pid = state.get("kafka_pid")
         if pid and pid_alive(pid):
-            stop_process_group(pid)
+            stop_process_group(pid, kill=crash)
 
     def start_kafka(self, *, timeout: float = 120.0) -> float:
         """Start the broker again on the ports it had; returns the seconds until it was ready.

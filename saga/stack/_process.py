@@ -62,9 +62,11 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
-def stop_process_group(pid: int, *, timeout: float = 30.0) -> None:
-    """SIGTERM the process group led by ``pid``, then SIGKILL what is left after ``timeout``."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+def stop_process_group(pid: int, *, timeout: float = 30.0, kill: bool = False) -> None:
+    """SIGTERM the process group led by ``pid``, then SIGKILL what is left after ``timeout``
+    (``kill``: SIGKILL at once)."""
+    steps = [] if kill else [(signal.SIGTERM, timeout)]
+    for sig, wait in [*steps, (signal.SIGKILL, 10.0)]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
         deadline = time.monotonic() + wait
