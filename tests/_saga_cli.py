@@ -97,7 +97,7 @@ def first_line(process: subprocess.Popen[str]) -> str:
 def assert_exits_on(process: subprocess.Popen[str], sig: signal.Signals, code: int) -> None:
     """A piped process sent ``sig`` exits with ``code`` and prints no traceback."""
     process.send_signal(sig)
-    eventually(lambda: process.poll() is not None, timeout=30, what=f"saga exits on {sig.name}")
+    eventually(lambda: process.poll() is not None, timeout=60, what=f"saga exits on {sig.name}")
     assert process.returncode == code
     assert process.stderr is not None
     assert "Traceback" not in process.stderr.read()
