@@ -16,11 +16,13 @@ topics; a worker refuses to start while one is missing.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import OffsetSpec  # type: ignore[attr-defined]  # not re-exported
 from confluent_kafka.cimpl import NewTopic
 
 from saga._kafka_topics import admin_client, broker_topics, unreachable
@@ -131,4 +133,32 @@ def create_topics(
                 raise TransportError(f"cannot create topic {name}: {exc}") from exc
         except TimeoutError as exc:
             raise unreachable(config, timeout, exc) from None
+    _wait_until_writable(admin, created, partitions, time.monotonic() + timeout)
     return sorted(created)
+
+
+def _wait_until_writable(admin: Any, names: list[str], partitions: int, deadline: float) -> None:
+    """Return once every partition of ``names`` has a leader with its log loaded (it answers
+    a ListOffsets). A record produced before that can be lost without an error: seen with
+    an idempotent producer, whose first batch to a partition still loading was taken for a
+    duplicate once the next one had been written."""
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    waiting = {TopicPartition(n, p): latest for n in names for p in range(partitions)}
+    attempt = 0
+    while waiting:
+        answers = admin.list_offsets(waiting, request_timeout=5)
+        for tp, future in answers.items():
+            try:
+                future.result(10)
+            except (KafkaException, TimeoutError):
+                continue
+            waiting.pop(tp, None)
+        if waiting and time.monotonic() >= deadline:
+            names_left = sorted({tp.topic for tp in waiting})
+            raise TransportError(
+                f"topics {', '.join(names_left)} were created but not all their partitions "
+                "have a leader yet: check the broker (`saga stack logs kafka`) and try again"
+            )
+        attempt += 1
+        if waiting:
+            time.sleep(min(0.05 * attempt, 0.5))  # the broker loads the new partitions
