@@ -261,6 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with socket.socket() as probe:
+        # As uvicorn binds: a crashed predecessor's connections in TIME_WAIT do not make the
+        # port busy (a supervisor restarts the API at once); a listener still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((args.host, args.port))
         except OSError:
