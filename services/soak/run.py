@@ -200,6 +200,7 @@ class _Supervisor:
         self.threads: list[threading.Thread] = []
         self.last_start: dict[str, float] = {}
         self.pending: list[tuple[float, Any]] = []  # (due, action): a pause's end, a storm's
+        self.failures: list[str] = []  # a server that did not come back: the run cannot go on
 
     def drive(self, plan: Plan, options: Options, schedule: list[Fault]) -> None:
         state = _State()
@@ -226,10 +227,15 @@ class _Supervisor:
                 self.pending.remove((due, action))
                 action()
             self._supervise(now)
+            if self.failures:
+                raise ConfigError(f"the soak cannot go on: {self.failures[0]}")
+            sending = any(s.is_alive() for s in senders)  # before the count: no race
             with state.lock:
                 if state.errors:
                     raise ConfigError(f"placing orders failed: {state.errors[0]}")
                 placed = state.placed
+            if placed < len(plan.orders) and not sending:
+                raise ConfigError(f"the customers stopped after {placed} orders: see above")
             if (
                 placed == len(plan.orders)
                 and not faults
@@ -306,6 +312,12 @@ class _Supervisor:
         thread.start()
 
     def _outage(self, happened: Happened) -> None:
+        try:
+            self._restart_server(happened)
+        except Exception as exc:  # the main loop reports it and stops the run
+            self.failures.append(f"{happened.fault.describe().split('  ', 1)[1]}: {exc}")
+
+    def _restart_server(self, happened: Happened) -> None:
         assert self.stack is not None
         if happened.fault.kind == "broker":
             self.stack.stop_kafka()
@@ -352,7 +364,8 @@ def _send(
         while True:
             try:
                 code, answer = client.call("POST", "/orders", planned.body)
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException, ValueError):
+                # ValueError: a 500 in plain text (the API lost its database mid-request).
                 code, answer = 0, {}
             if code in (200, 201):
                 break

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +26,20 @@ pytestmark = pytest.mark.integration
 ORDERS, RATE, KILLS, SEED = 300, 15.0, 20, 16
 
 
-def test_a_short_seeded_soak_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    env = clean_env(tmp_path / "stack")
+@pytest.fixture
+def stack_dir() -> Iterator[Path]:
+    """Not under pytest's temporary folder: a pytest session starting meanwhile (any other
+    job on the machine) makes its root 0700 again, and the database server, running as an
+    unprivileged user, could no longer reach its data after the soak's crash restart."""
+    folder = Path(tempfile.mkdtemp(prefix="saga-soak-"))
+    try:
+        yield folder / "stack"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_short_seeded_soak_loses_and_doubles_nothing(stack_dir: Path) -> None:
+    env = clean_env(stack_dir)
     started = time.monotonic()
     done = run_saga(
         "soak",
@@ -60,4 +75,4 @@ def test_a_short_seeded_soak_loses_and_doubles_nothing(tmp_path: Path) -> None:
     for pid in report["pids"]:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # gone (and reaped): nothing outlives the run
-    assert not (tmp_path / "stack" / "soak" / "endpoints.json").exists()  # its stack is down
+    assert not (stack_dir / "soak" / "endpoints.json").exists()  # its stack is down
