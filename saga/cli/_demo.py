@@ -63,7 +63,7 @@ def shop_module(program: str) -> ModuleType:
     if not (Path.cwd() / "services" / program / "__init__.py").is_file():
         raise ConfigError(
             f"saga {program} runs the example shop of the project's checkout: run it in the "
-            "repository's root folder (where services/ is), e.g. `make demo`"
+            f"repository's root folder (where services/ is), e.g. `make {program}`"
         )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())

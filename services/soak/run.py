@@ -200,6 +200,7 @@ class _Supervisor:
         self.threads: list[threading.Thread] = []
         self.last_start: dict[str, float] = {}
         self.pending: list[tuple[float, Any]] = []  # (due, action): a pause's end, a storm's
+        self.servers = threading.Lock()
         self.failures: list[str] = []  # a server that did not come back: the run cannot go on
 
     def drive(self, plan: Plan, options: Options, schedule: list[Fault]) -> None:
@@ -313,7 +314,11 @@ class _Supervisor:
 
     def _outage(self, happened: Happened) -> None:
         try:
-            self._restart_server(happened)
+            # One server fault at a time: a stop while the previous start still waits for
+            # the broker would kill the broker being started (its start takes ~20 s here).
+            with self.servers:
+                happened.started = _now()
+                self._restart_server(happened)
         except Exception as exc:  # the main loop reports it and stops the run
             self.failures.append(f"{happened.fault.describe().split('  ', 1)[1]}: {exc}")
 
