@@ -350,8 +350,12 @@ class _Supervisor:
                 code = child.process.returncode
                 last = (child.tail(1) or "").strip()[:200]
                 self.unplanned.append(f"{name} exit {code}: {last}")
-            child.start()
             self.last_start[name] = now
+            try:
+                child.start()
+            except OSError as exc:  # e.g. the executable being reinstalled: try again soon
+                self.unplanned.append(f"{name} exit none: could not start ({exc.strerror})")
+                continue
             self.restarts[name] += 1
 
 
