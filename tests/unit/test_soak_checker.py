@@ -6,11 +6,16 @@ is the same every time."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from unittest.mock import patch
 
 from saga.contracts.events import event_name
+from services.demo.plan import make_plan
+from services.demo.report import OrderRow, Report
 from services.orders.saga import OrderSaga
 from services.soak import check
 from services.soak.check import Effect, Evidence, OutboxRow, Record, Step
+from services.soak.run import _as_planned
 from services.soak.schedule import fingerprint, make_schedule
 
 ORDER = uuid.UUID(int=7, version=4)
@@ -140,3 +145,23 @@ def test_the_same_seed_draws_the_same_schedule() -> None:
     }
     assert all(40 <= f.at <= 340 for f in first)
     assert {f.kind for f in make_schedule(3, 20, 30, outages=False)} == {"kill", "pause", "storm"}
+
+
+def test_an_order_timed_out_at_checkout_ended_legally_any_other_surprise_fails() -> None:
+    plan = make_plan(5, 1)
+    orders = [
+        OrderRow(p.order_id, "x", 0, datetime.now(UTC), None, None, None, None, None)
+        for p in plan.orders
+    ]
+    outcomes = {p.order_id: p.expected for p in plan.orders}
+    outcomes[plan.orders[0].order_id] = "timed out"
+    result = Report([], [], {}, 0, 0.0, {})
+    result.orders = orders
+    with patch.object(OrderRow, "outcome", property(lambda o: outcomes[o.order_id])):
+        late = _as_planned(result, plan)
+        assert late.ok
+        assert "1 timed out at checkout" in late.detail
+        outcomes[plan.orders[1].order_id] = "still running"
+        wrong = _as_planned(result, plan)
+    assert not wrong.ok
+    assert wrong.detail.startswith(f"1 differ, e.g. {plan.orders[1].order_id}: expected ")
