@@ -92,7 +92,17 @@ class OrdersApi:
                 Route("/orders", self.place, methods=["POST"]),
                 Route("/orders/{order_id}", self.status, methods=["GET"]),
                 Route("/orders/{order_id}/cancel", self.cancel, methods=["POST"]),
-            ]
+            ],
+            exception_handlers={OperationalError: self.database_away},
+        )
+
+    async def database_away(self, request: Request, exc: Exception) -> JSONResponse:
+        # The database restarting or unreachable: a client's retry will do (the order id
+        # makes placing idempotent), so say so instead of a plain-text 500 and a traceback.
+        return JSONResponse(
+            {"error": "the orders database is not available: try again"},
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     # Plain (not async) endpoints: Starlette runs them in its thread pool, next to the
