@@ -11,6 +11,7 @@
     POST /orders/{id}/cancel   → 202 (the saga will compensate) or 409 (too late, or the
                                  saga has not started yet: retry after a moment)
     GET  /health               → 200
+    any, database away         → 503 {"error"}, Retry-After: 1 (retry: a POST is idempotent)
 
 Placing an order writes the order row, its lines and ``OrderPlaced`` in ONE transaction
 (the transactional outbox): the event exists iff the order does. The orders worker's relay
