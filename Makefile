@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: demo test unit lint schemas bench stack-up stack-down clean
+.PHONY: demo soak test unit lint schemas bench stack-up stack-down clean
 
 $(STAMP): pyproject.toml
 	@scripts/ensure-tools.sh
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 ## demo: the example shop on a real Kafka + PostgreSQL (saga demo brings the stack up)
 demo: $(STAMP)
 	$(BIN)/saga demo $(DEMO_ARGS)
+
+## soak: the chaos soak (10,000 orders, 100+ kills, broker and database restarts on a
+## private stack of its own); SOAK_ARGS="--orders 300 --kills 20" for a short one
+soak: $(STAMP)
+	$(BIN)/saga soak $(SOAK_ARGS)
 
 ## test: lint, contract checks, then unit + integration tests on a real Kafka and PostgreSQL
 test: lint schemas

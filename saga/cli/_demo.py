@@ -46,30 +46,31 @@ def demo(
 ) -> None:
     """Run the example shop: four services, the order saga, failures, a kill; then check
     the invariants (exit 1 when one fails). Run it from the project's checkout."""
-    shop = _shop_module()
+    shop = shop_module("demo")
     options = shop.Options(orders=orders, rate=rate, seed=seed, kill=kill, as_json=as_json)
     options.check()  # before the stack comes up
     console = Console(soft_wrap=True, stderr=as_json)
-    endpoints = _endpoints(console)
+    endpoints = stack_endpoints(console)
     with database_errors(endpoints.database_url):
         code = shop.run(endpoints, options, Console(soft_wrap=True))
     raise typer.Exit(code)
 
 
-def _shop_module() -> ModuleType:
+def shop_module(program: str) -> ModuleType:
+    """``services.<program>`` (demo, soak) of the checkout in the current folder."""
     # The current folder must be the checkout: the stack's data (.saga/) and the shop's
     # logs go there, and the shop is imported from it, like `saga worker` imports modules.
-    if not (Path.cwd() / "services" / "demo" / "__init__.py").is_file():
+    if not (Path.cwd() / "services" / program / "__init__.py").is_file():
         raise ConfigError(
-            "saga demo runs the example shop of the project's checkout: run it in the "
-            "repository's root folder (where services/ is), e.g. `make demo`"
+            f"saga {program} runs the example shop of the project's checkout: run it in the "
+            f"repository's root folder (where services/ is), e.g. `make {program}`"
         )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    return importlib.import_module("services.demo")
+    return importlib.import_module(f"services.{program}")
 
 
-def _endpoints(console: Console) -> Endpoints:
+def stack_endpoints(console: Console) -> Endpoints:
     """Explicit settings, or the stack (started when it is not up)."""
     settings = Settings()
     explicit = explicit_endpoints(settings)

@@ -108,6 +108,7 @@ class Shop:
     copies: int = 1  # processes per service (one consumer group each: they share the work)
     api_port: int = field(default_factory=free_port)
     children: dict[str, Child] = field(default_factory=dict)
+    retired: list[Child] = field(default_factory=list)  # removed with remove()
 
     def __post_init__(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -204,11 +205,39 @@ class Shop:
         child.start()
         return child.pid
 
+    def add_worker(self, service: str) -> str:
+        """One more worker of ``service`` (same group: it takes a share of the partitions)."""
+        first = self.children[service]
+        n = 2
+        while f"{service}-{n}" in self.children:
+            n += 1
+        name = f"{service}-{n}"
+        child = Child(name, first.command, first.env, self.logs / f"{name}.log")
+        self.children[name] = child
+        child.start()
+        return name
+
+    def remove(self, name: str, timeout: float = 30) -> int | None:
+        """SIGTERM one process and forget it (SIGKILL after ``timeout``); its exit code."""
+        child = self.children.pop(name)
+        self.retired.append(child)
+        if child.process is None:
+            return None
+        if child.alive():
+            child.process.send_signal(signal.SIGCONT)  # a paused process cannot hear SIGTERM
+            child.process.send_signal(signal.SIGTERM)
+        try:
+            return child.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            return child.process.wait(10)
+
     def stop(self, timeout: float = 30) -> dict[str, int | None]:
         """SIGTERM everything, wait; SIGKILL what is still there after ``timeout``."""
         for child in self.children.values():
             if child.alive():
                 assert child.process is not None
+                child.process.send_signal(signal.SIGCONT)  # harmless unless it was paused
                 child.process.send_signal(signal.SIGTERM)
         codes: dict[str, int | None] = {}
         deadline = time.monotonic() + timeout

@@ -109,7 +109,7 @@ def _engine(url: str) -> Any:
     return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
 
 
-def _rows(url: str, sql: str, **params: Any) -> list[Any]:
+def rows(url: str, sql: str, **params: Any) -> list[Any]:
     engine = _engine(url)
     try:
         with engine.connect() as conn:
@@ -120,28 +120,28 @@ def _rows(url: str, sql: str, **params: Any) -> list[Any]:
 
 def progress(orders_url: str) -> dict[str, int]:
     """Sagas by state right now (for the live display)."""
-    rows = _rows(
+    counts = rows(
         orders_url,
         "SELECT state, count(*) FROM saga_instance WHERE saga = :saga GROUP BY state",
         saga=SAGA,
     )
-    return {str(state): int(n) for state, n in rows}
+    return {str(state): int(n) for state, n in counts}
 
 
 def settled(orders_url: str) -> tuple[int, int]:
     """(sagas ended, order rows settled): the run is over when both reach the order count."""
-    [(ended, rows)] = _rows(
+    [(ended, settled_rows)] = rows(
         orders_url,
         "SELECT (SELECT count(*) FROM saga_instance WHERE saga = :saga AND status = ANY(:ended)),"
         " (SELECT count(*) FROM customer_order WHERE status <> 'placed')",
         saga=SAGA,
         ended=list(ENDED),
     )
-    return int(ended), int(rows)
+    return int(ended), int(settled_rows)
 
 
 def order_rows(orders_url: str) -> list[OrderRow]:
-    rows = _rows(
+    found = rows(
         orders_url,
         """
         SELECT o.order_id, o.status, o.total_cents, o.placed_at, i.status, i.state,
@@ -157,7 +157,7 @@ def order_rows(orders_url: str) -> list[OrderRow]:
         saga=SAGA,
         finals=[s.name for s in OrderSaga.__saga__.states.values() if s.final],
     )
-    return [OrderRow(*row) for row in rows]
+    return [OrderRow(*row) for row in found]
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -169,7 +169,7 @@ def quantile(values: list[float], q: float) -> float:
 
 def db_now(url: str) -> datetime:
     """The database clock (the one every row's time comes from)."""
-    [(now,)] = _rows(url, "SELECT clock_timestamp()")
+    [(now,)] = rows(url, "SELECT clock_timestamp()")
     return now  # type: ignore[no-any-return]
 
 
@@ -182,7 +182,7 @@ def back_after(url: str, since: datetime) -> datetime | None:
             "SELECT least((SELECT min(applied_at) FROM effect WHERE applied_at > :since),"
             " (SELECT min(at) FROM saga_history WHERE at > :since))"
         )
-    [(first,)] = _rows(url, sql, since=since)
+    [(first,)] = rows(url, sql, since=since)
     return first  # type: ignore[no-any-return]
 
 
@@ -278,9 +278,9 @@ def _rows_follow_sagas(orders: list[OrderRow]) -> Check:
 
 
 def _stock(urls: dict[str, str], completed: set[UUID]) -> Check:
-    stock = _rows(urls["inventory"], "SELECT sku, received, available, reserved FROM stock")
+    stock = rows(urls["inventory"], "SELECT sku, received, available, reserved FROM stock")
     held_lines = dict(
-        _rows(
+        rows(
             urls["inventory"],
             "SELECT l.sku, sum(l.quantity) FROM reservation r "
             "JOIN reservation_line l USING (reservation_id) WHERE r.status = 'held' GROUP BY l.sku",
@@ -288,12 +288,10 @@ def _stock(urls: dict[str, str], completed: set[UUID]) -> Check:
     )
     held_orders = {
         row[0]
-        for row in _rows(
-            urls["inventory"], "SELECT order_id FROM reservation WHERE status = 'held'"
-        )
+        for row in rows(urls["inventory"], "SELECT order_id FROM reservation WHERE status = 'held'")
     }
     sold = dict(
-        _rows(
+        rows(
             urls["orders"],
             "SELECT sku, sum(quantity) FROM order_line WHERE order_id = ANY(:ids) GROUP BY sku",
             ids=list(completed),
@@ -327,16 +325,16 @@ def _stock(urls: dict[str, str], completed: set[UUID]) -> Check:
 
 
 def _money(urls: dict[str, str], orders: list[OrderRow], completed: set[UUID]) -> Check:
-    [(captured, refunded)] = _rows(
+    [(captured, refunded)] = rows(
         urls["payments"],
         "SELECT coalesce(sum(amount_cents) FILTER (WHERE kind = 'capture'), 0), "
         "coalesce(sum(amount_cents) FILTER (WHERE kind = 'refund'), 0) FROM ledger",
     )
     captured_orders = {
         row[0]
-        for row in _rows(urls["payments"], "SELECT order_id FROM payment WHERE status = 'captured'")
+        for row in rows(urls["payments"], "SELECT order_id FROM payment WHERE status = 'captured'")
     }
-    [(hanging,)] = _rows(
+    [(hanging,)] = rows(
         urls["payments"], "SELECT count(*) FROM payment WHERE status = 'authorized'"
     )
     owed = sum(o.total_cents for o in orders if o.order_id in completed)
@@ -351,7 +349,7 @@ def _money(urls: dict[str, str], orders: list[OrderRow], completed: set[UUID]) -
 
 
 def _shipments(urls: dict[str, str], completed: set[UUID]) -> Check:
-    shipped = {row[0] for row in _rows(urls["shipping"], "SELECT order_id FROM shipment")}
+    shipped = {row[0] for row in rows(urls["shipping"], "SELECT order_id FROM shipment")}
     return Check(
         "shipments exactly for the completed orders",
         shipped == completed,
@@ -363,7 +361,7 @@ def _shipments(urls: dict[str, str], completed: set[UUID]) -> Check:
 def _once(urls: dict[str, str]) -> Check:
     effects = twice = dead = parked = 0
     for service in SERVICES:
-        [(n, dup, dl, stuck)] = _rows(
+        [(n, dup, dl, stuck)] = rows(
             urls[service],
             "SELECT (SELECT count(*) FROM effect),"
             " (SELECT count(*) FROM (SELECT event_id FROM effect GROUP BY event_id"

@@ -65,7 +65,7 @@ def run(endpoints: Endpoints, options: Options, console: Console) -> int:
     options.check()
     started = time.monotonic()
     phases: dict[str, float] = {}
-    say = _Say(console, quiet=options.as_json)
+    say = Say(console, quiet=options.as_json)
     plan = make_plan(options.orders, options.seed)
     kill_at = options.orders // 5 if options.kill != "none" else options.orders
     cancels = plan.mark_cancels(kill_at, max(1, options.orders // 100))
@@ -92,9 +92,9 @@ def run(endpoints: Endpoints, options: Options, console: Console) -> int:
         phases["start"] = time.monotonic() - mark
         say(
             f"started 4 workers (saga worker services.<service>) and the orders API on "
-            f"{shop.api_url} in {phases['start']:.1f}s; logs in {_relative(logs)}"
+            f"{shop.api_url} in {phases['start']:.1f}s; logs in {relative(logs)}"
         )
-        hint = traces_hint(os.environ, _relative(logs))
+        hint = traces_hint(os.environ, relative(logs))
         if hint:
             say(hint)
         title = (
@@ -242,7 +242,7 @@ def _send(
     placed_events: dict[UUID, threading.Event],
 ) -> None:
     """One sender thread: orders offset, offset + stride, ... each at its time."""
-    client = _Client(api)
+    client = Client(api)
     for planned in plan.orders[offset::stride]:
         if planned.index > kill_at:
             killed.wait()  # orders after the kill point go to a shop missing one service
@@ -269,7 +269,7 @@ def _cancel(
     state: _Progress,
 ) -> None:
     """The customers who change their mind: cancel while the order is checking out."""
-    client = _Client(api)
+    client = Client(api)
     for planned in cancels:
         placed_events[planned.order_id].wait(60)
         deadline = time.monotonic() + 30
@@ -290,7 +290,7 @@ def _cancel(
             state.cancels[planned.order_id] = outcome
 
 
-class _Client:
+class Client:
     """A keep-alive HTTP/1.1 client for one thread."""
 
     def __init__(self, base: str) -> None:
@@ -311,7 +311,7 @@ class _Client:
         return response.status, json.loads(data) if data else {}
 
 
-class _Say:
+class Say:
     def __init__(self, console: Console, *, quiet: bool) -> None:
         self.console = console
         self.quiet = quiet
@@ -335,7 +335,7 @@ def traces_hint(env: Mapping[str, str], logs: str) -> str | None:
     return None
 
 
-def _relative(path: Path) -> str:
+def relative(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
@@ -343,7 +343,7 @@ def _relative(path: Path) -> str:
 
 
 def _next_steps(console: Console, result: report.Report) -> None:
-    bin_dir = _relative(Path(sys.executable).parent)
+    bin_dir = relative(Path(sys.executable).parent)
     # The richest story: a customer's cancel while a service was down, then a late answer.
     by_customer = OUTCOMES["cancelled"]
     example = next((o for o in result.orders if o.outcome == by_customer), None) or next(

@@ -11,6 +11,7 @@
     POST /orders/{id}/cancel   → 202 (the saga will compensate) or 409 (too late, or the
                                  saga has not started yet: retry after a moment)
     GET  /health               → 200
+    any, database away         → 503 {"error"}, Retry-After: 1 (retry: a POST is idempotent)
 
 Placing an order writes the order row, its lines and ``OrderPlaced`` in ONE transaction
 (the transactional outbox): the event exists iff the order does. The orders worker's relay
@@ -92,7 +93,17 @@ class OrdersApi:
                 Route("/orders", self.place, methods=["POST"]),
                 Route("/orders/{order_id}", self.status, methods=["GET"]),
                 Route("/orders/{order_id}/cancel", self.cancel, methods=["POST"]),
-            ]
+            ],
+            exception_handlers={OperationalError: self.database_away},
+        )
+
+    async def database_away(self, request: Request, exc: Exception) -> JSONResponse:
+        # The database restarting or unreachable: a client's retry will do (the order id
+        # makes placing idempotent), so say so instead of a plain-text 500 and a traceback.
+        return JSONResponse(
+            {"error": "the orders database is not available: try again"},
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
 
     # Plain (not async) endpoints: Starlette runs them in its thread pool, next to the
@@ -261,6 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with socket.socket() as probe:
+        # As uvicorn binds: a crashed predecessor's connections in TIME_WAIT do not make the
+        # port busy (a supervisor restarts the API at once); a listener still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((args.host, args.port))
         except OSError:

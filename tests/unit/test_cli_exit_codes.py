@@ -260,3 +260,20 @@ def test_demo_options_are_checked_before_the_stack_comes_up(env: dict[str, str])
     assert_usage_error(run_saga("demo", "--orders", "0", env=env), "--orders")
     assert_usage_error(run_saga("demo", "--rate", "0", env=env), "--rate")
     assert not Path(env["SAGA_STACK_DIR"]).exists()
+
+
+# -- saga soak (bad input only: the run itself is tests/integration/test_soak.py) ----------
+
+
+def test_soak_outside_the_checkout_names_the_folder(env: dict[str, str], tmp_path: Path) -> None:
+    done = run_saga("soak", env=env, cwd=tmp_path)
+    assert_one_line_error(done, "saga soak runs the example shop", "root folder")
+    assert not (tmp_path / ".saga").exists()
+
+
+def test_soak_options_are_checked_before_anything_starts(env: dict[str, str]) -> None:
+    assert_one_line_error(run_saga("soak", "--orders", "0", env=env), "--orders 0")
+    assert_one_line_error(run_saga("soak", "--rate", "0", env=env), "--rate 0")
+    assert_one_line_error(run_saga("soak", "--kills", "-1", env=env), "--kills -1")
+    assert_one_line_error(run_saga("soak", "--orders", "2", "--kills", "30", env=env), "at most")
+    assert not Path(env["SAGA_STACK_DIR"]).exists()  # no private stack was started
