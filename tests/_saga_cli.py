@@ -48,22 +48,38 @@ def env_with_endpoints(
     )
 
 
+# Starts the executable with SIGINT at its default, as a terminal's foreground job has it:
+# a test session started in the background (``cmd &``) passes SIGINT on as ignored.
+_SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 @contextmanager
 def saga_process(
-    *args: str, env: dict[str, str], cwd: Path = ROOT, log: Path | None = None
+    *args: str,
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    log: Path | None = None,
+    ctrl_c: bool = False,
 ) -> Iterator[subprocess.Popen[str]]:
     """The executable started for the block, e.g. a command that runs until it is stopped.
 
     Its output is piped, or written to ``log`` (stderr with stdout) when one is given; a
-    process still running at the end of the block is killed.
+    process still running at the end of the block is killed. ``ctrl_c``: SIGINT reaches it
+    as in a terminal, whatever the test session's own disposition.
     """
     with ExitStack() as files:
         if log is None:
             stdout, stderr = subprocess.PIPE, subprocess.PIPE
         else:
             stdout, stderr = files.enter_context(log.open("wb")), subprocess.STDOUT
+        command = [saga_executable(), *args]
+        if ctrl_c:
+            command = [sys.executable, "-c", _SIGINT_DEFAULT, *command]
         process = subprocess.Popen(
-            [saga_executable(), *args],
+            command,
             env=env,
             cwd=cwd,
             stdout=stdout,

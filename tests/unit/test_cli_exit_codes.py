@@ -241,7 +241,7 @@ def test_ctrl_c_exits_130_without_a_traceback(env: dict[str, str], tmp_path: Pat
     (tmp_path / "blocking.py").write_text(
         "import sys, threading\nprint('ready', flush=True)\nthreading.Event().wait()\n"
     )
-    with saga_process("diagram", "blocking:Saga", env=env, cwd=tmp_path) as process:
+    with saga_process("diagram", "blocking:Saga", env=env, cwd=tmp_path, ctrl_c=True) as process:
         assert first_line(process).strip() == "ready"
         assert_exits_on(process, signal.SIGINT, 130)
 
