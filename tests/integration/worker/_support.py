@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import (
-    Consumer,
     ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaError,
@@ -28,6 +27,7 @@ from saga.engine.messages import Message
 from saga.settings import Settings
 from saga.tables import upgrade_database
 from saga.worker.topics import TopicMap
+from tests.integration._kafka import read_committed_messages
 from tests.integration.worker.app import EFFECT_DDL
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -204,34 +204,8 @@ def event_ids_in(bootstrap: str, topics: list[str]) -> set[object]:
 
 def _committed(bootstrap: str, topics: list[str]) -> Iterator[Any]:
     """Every committed record in ``topics`` (read_committed, from the start)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"report-{uuid.uuid4()}",
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        meta = consumer.list_topics(timeout=10)
-        parts = [TopicPartition(t, p, 0) for t in topics for p in meta.topics[t].partitions]
-        consumer.assign(parts)
-        open_parts = {(tp.topic, tp.partition) for tp in parts}
-        for _ in range(1_000_000):
-            if not open_parts:
-                break
-            message = consumer.poll(10)
-            if message is None:
-                break
-            error = message.error()
-            if error is not None:
-                open_parts.discard((message.topic(), message.partition()))
-                continue
-            yield message
-    finally:
-        consumer.close()
+    for topic in topics:
+        yield from read_committed_messages(bootstrap, topic, expect=0, timeout=30)
 
 
 def group_report(bootstrap: str, group: str, topics: list[str]) -> str:
