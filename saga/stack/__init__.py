@@ -13,10 +13,11 @@ from saga.stack._endpoints import (
     write_endpoints,
 )
 from saga.stack._kafka import round_trip
-from saga.stack._native import Health, NativeStack, UpResult
+from saga.stack._native import FREEZABLE_BROKER, Health, NativeStack, UpResult
 from saga.stack._resolve import choose_stack_backend, explicit_endpoints, resolve_endpoints
 
 __all__ = [
+    "FREEZABLE_BROKER",
     "Endpoints",
     "Health",
     "NativeStack",

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,11 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+def server_properties(
+    data_dir: Path, port: int, controller_port: int, extra: Mapping[str, str] | None = None
+) -> str:
     # Replication factor 1 for internal topics so idempotent and transactional producers and
-    # consumer groups work on one node.
+    # consumer groups work on one node. ``extra`` comes last: a later key wins.
     return "\n".join(
         [
             "process.roles=broker,controller",
@@ -106,6 +109,7 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
             "share.coordinator.state.topic.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=true",
+            *(f"{key}={value}" for key, value in (extra or {}).items()),
             "",
         ]
     )
@@ -114,7 +118,8 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
 class KafkaNode:
     """Files and process of the native broker under ``<stack_dir>/kafka``."""
 
-    def __init__(self, stack_dir: Path) -> None:
+    def __init__(self, stack_dir: Path, properties: Mapping[str, str] | None = None) -> None:
+        self.properties = dict(properties or {})
         self.home = stack_dir / "kafka"
         self.data = self.home / "data"
         self.log = stack_dir / "logs" / "kafka.log"
@@ -124,7 +129,9 @@ class KafkaNode:
         libs = resolve_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         config = self.home / "server.properties"
-        config.write_text(server_properties(self.data.resolve(), port, controller_port))
+        config.write_text(
+            server_properties(self.data.resolve(), port, controller_port, self.properties)
+        )
         log4j = self.home / "log4j2.properties"
         log4j.write_bytes(_resource("log4j2.properties"))
         classpath = f"{libs}/*"

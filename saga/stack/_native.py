@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,21 @@ def _database_ready(url: str) -> bool:
         return False
 
 
+# Broker settings for a stack whose broker is frozen for outages (up to two minutes): its
+# controller does not fence it when it thaws (see NativeStack.freeze_kafka).
+FREEZABLE_BROKER = {"broker.session.timeout.ms": "120000"}
+
+
 class NativeStack:
     """Brings the local broker and database up and down; state lives in ``stack_dir``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, broker_properties: Mapping[str, str] | None = None
+    ) -> None:
+        """``broker_properties`` are added to (and override) the broker's server.properties."""
         self.settings = settings
         self.dir = settings.stack_dir
-        self.kafka = KafkaNode(self.dir)
+        self.kafka = KafkaNode(self.dir, broker_properties)
         self.postgres = PostgresNode(self.dir)
 
     def health(self) -> Health | None:
@@ -164,17 +173,43 @@ class NativeStack:
     def stop_kafka(self, *, crash: bool = False) -> None:
         """Stop the broker only (SIGTERM its process group); its data and ports are kept.
 
-        ``crash`` kills it (SIGKILL) instead, as a power cut would. Outage tests crash it: a
-        single broker stopped while a transaction commits can log the commit as complete
-        without having written its marker to every partition (seen with Kafka 4.4: the
-        coordinator's CompleteCommit, no marker in one partition), and read_committed
-        readers then stop at that offset for good. After a crash the coordinator finishes
-        what it had begun when it starts again.
+        ``crash`` kills it (SIGKILL) instead, as a power cut would.
+
+        A single broker that stops or restarts while a transaction is being completed can
+        lose that transaction's markers (seen with Kafka 4.4): during a shutdown, and after
+        a restart until the broker has registered again, its partitions have no leader, and
+        the transaction coordinator drops the markers it cannot deliver as if the partitions
+        had been deleted ("Couldn't find leader endpoint ... can be skipped"). The
+        transaction stays open in the partition: read_committed readers stop there, and the
+        producer's next commit commits it late. Clusters whose partitions have replicas
+        elsewhere are not affected. To take the broker away from clients without that,
+        use :meth:`freeze_kafka`.
         """
         state = self._native_state()
         pid = state.get("kafka_pid")
         if pid and pid_alive(pid):
             stop_process_group(pid, kill=crash)
+
+    def freeze_kafka(self) -> None:
+        """Freeze the broker (SIGSTOP): clients find it unreachable until :meth:`thaw_kafka`.
+
+        An outage as a network cut or a long pause shows it, without the restart that can
+        lose transaction markers on a single broker (see :meth:`stop_kafka`). A broker frozen
+        longer than its ``broker.session.timeout.ms`` (9 s by default) is fenced by its own
+        controller when it thaws, and for that moment its partitions have no leader either:
+        give the stack a longer session (``broker_properties``) for longer freezes.
+        """
+        self._signal_kafka(signal.SIGSTOP)
+
+    def thaw_kafka(self) -> None:
+        """Let a frozen broker run again (SIGCONT)."""
+        self._signal_kafka(signal.SIGCONT)
+
+    def _signal_kafka(self, sig: signal.Signals) -> None:
+        pid = self._native_state().get("kafka_pid")
+        if pid is None or not pid_alive(pid):
+            raise StackError("Kafka is not running: start it with `saga stack up`")
+        os.killpg(int(pid), sig)
 
     def start_kafka(self, *, timeout: float = 120.0) -> float:
         """Start the broker again on the ports it had; returns the seconds until it was ready.

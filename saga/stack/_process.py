@@ -69,6 +69,8 @@ def stop_process_group(pid: int, *, timeout: float = 30.0, kill: bool = False) -
     for sig, wait in [*steps, (signal.SIGKILL, 10.0)]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
+            if sig == signal.SIGTERM:
+                os.killpg(pid, signal.SIGCONT)  # a stopped (frozen) group must run to exit
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if not pid_alive(pid):

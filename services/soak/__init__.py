@@ -1,6 +1,6 @@
 """``saga soak``: the chaos soak. The demo's shop (:mod:`services.demo`) takes thousands of
 orders while a seeded schedule SIGKILLs every kind of process, pauses workers
-(SIGSTOP/SIGCONT), adds and removes workers (rebalance storms), stops the broker and crashes
+(SIGSTOP/SIGCONT), adds and removes workers (rebalance storms), freezes the broker and crashes
 PostgreSQL (``-m immediate``) on a private stack; a supervisor restarts what is down. Then a
 checker reads everything (:mod:`services.soak.check`) and the run exits 1 naming the order
 on any violation.

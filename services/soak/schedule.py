@@ -28,7 +28,7 @@ class Fault:
             "kill": f"SIGKILL {self.target}",
             "pause": f"SIGSTOP {self.target} for {self.seconds:.1f}s, then SIGCONT",
             "storm": f"2 more {self.target} workers for {self.seconds:.1f}s (rebalance storm)",
-            "broker": f"stop Kafka for {self.seconds:.1f}s, then start it",
+            "broker": f"SIGSTOP Kafka for {self.seconds:.1f}s (unreachable), then SIGCONT",
             "postgres": "PostgreSQL stop -m immediate, then start",
         }[self.kind]
         return f"t+{self.at:6.1f}s  {what}"

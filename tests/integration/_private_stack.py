@@ -15,7 +15,7 @@ from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import make_url
 
 from saga.settings import Settings
-from saga.stack import NativeStack
+from saga.stack import FREEZABLE_BROKER, NativeStack
 from saga.tables import upgrade_database
 
 
@@ -79,7 +79,7 @@ def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateS
     settings = Settings(
         stack_dir=tmp_path_factory.mktemp("private") / "stack", stack_backend="native"
     )
-    stack = NativeStack(settings)
+    stack = NativeStack(settings, broker_properties=FREEZABLE_BROKER)
     try:
         endpoints = stack.up().endpoints
         yield PrivateStack(stack, endpoints.kafka_bootstrap, endpoints.database_url)

@@ -26,3 +26,12 @@ def test_single_node_config_lets_transactions_and_groups_work() -> None:
         "transaction.state.log.min.isr",
     ):
         assert config[key] == "1", key
+
+
+def test_extra_broker_properties_come_last_so_they_win() -> None:
+    extra = {"broker.session.timeout.ms": "120000", "num.partitions": "6"}
+    text = server_properties(Path("/data"), 9092, 9093, extra)
+    lines = [line for line in text.splitlines() if line]
+    # java.util.Properties keeps the last value of a key.
+    assert lines[-2:] == ["broker.session.timeout.ms=120000", "num.partitions=6"]
+    assert dict(line.split("=", 1) for line in lines)["num.partitions"] == "6"

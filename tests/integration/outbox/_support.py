@@ -79,10 +79,16 @@ class TopicContents:
 
     by_key: dict[str, list[int]] = field(default_factory=dict)
     event_ids: list[str] = field(default_factory=list)
+    where: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """Event id: every (partition, offset) it was read at."""
 
     def assert_exactly(self, expected: dict[str, int]) -> None:
         """Each key carries 0..n-1 once each, in order; no event twice."""
-        assert len(self.event_ids) == len(set(self.event_ids)), "an event is on the topic twice"
+        twice = {e: at for e, at in self.where.items() if len(at) > 1}
+        assert not twice, (
+            f"{len(twice)} events are on the topic twice; (partition, offset) of some: "
+            f"{sorted(twice.values())[:10]}"
+        )
         assert set(self.by_key) == set(expected), "keys differ"
         wrong = {k: n for k, n in expected.items() if self.by_key[k] != list(range(n))}
         if wrong:
@@ -123,7 +129,9 @@ def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 60.0
                 decoded = decoder.decode(msg.value(), msg.headers())
                 assert isinstance(decoded.event, Ticked)
                 contents.by_key.setdefault(decoded.event.key, []).append(decoded.event.n)
-                contents.event_ids.append(str(decoded.envelope.event_id))
+                event_id = str(decoded.envelope.event_id)
+                contents.event_ids.append(event_id)
+                contents.where.setdefault(event_id, []).append((msg.partition(), msg.offset()))
                 seen += 1
             if seen >= expect and not batch:
                 break

@@ -57,8 +57,9 @@ def test_the_broker_away_30_seconds_while_sagas_run(
     worker = scene.start()
     with SteadyOrders(scene, per_second=20):
         eventually(lambda: scene.ended() > 40, timeout=90, what="sagas ending")
-        # A crash, not a shutdown: see NativeStack.stop_kafka (a lost commit marker).
-        private_stack.stack.stop_kafka(crash=True)
+        # Frozen, not stopped: a single broker that restarts mid-commit can lose the
+        # commit's markers (see NativeStack.stop_kafka), which no client can make up for.
+        private_stack.stack.freeze_kafka()
         try:
             down_since = time.monotonic()
             eventually(
@@ -69,7 +70,7 @@ def test_the_broker_away_30_seconds_while_sagas_run(
             )
             assert worker.poll() is None, scene.log(worker)
         finally:
-            private_stack.stack.start_kafka()
+            private_stack.stack.thaw_kafka()
         ended = scene.ended()
         scene.wait_ended(ended + 40)
     scene.wait_all_ended(timeout=180)
