@@ -267,6 +267,7 @@ class Relay:
     def _connect_db(self) -> None:
         if self._db is None or self._db.closed:
             self._db = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+            store.read_in_id_order(self._db)
             self._marking_db = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
             self._listener = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
             self._listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
