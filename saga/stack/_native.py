@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import psycopg
@@ -59,7 +60,7 @@ def _database_ready(url: str) -> bool:
 
 # Broker settings for a stack whose broker is frozen for outages (up to two minutes): its
 # controller does not fence it when it thaws (see NativeStack.freeze_kafka).
-FREEZABLE_BROKER = {"broker.session.timeout.ms": "120000"}
+FREEZABLE_BROKER: Mapping[str, str] = MappingProxyType({"broker.session.timeout.ms": "120000"})
 
 
 class NativeStack:

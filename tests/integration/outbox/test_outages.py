@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,12 +97,10 @@ class Scene:
             self.assert_alive()
             return outbox_counts(self.url)[1] > beyond and applied_count(self.url) > beyond
 
-        try:
+        with self.explained():
             eventually(
                 both, timeout=90, interval=0.2, what=f"more than {beyond} published and applied"
             )
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}: {self.where()}") from None
 
     def caught_up(self, total: int) -> None:
         """Wait until all ``total`` events are published and applied."""
@@ -110,10 +109,16 @@ class Scene:
             self.assert_alive()
             return outbox_counts(self.url)[1] == total and applied_count(self.url) >= total
 
-        try:
+        with self.explained():
             eventually(done, timeout=90, interval=0.2, what=f"all {total} published and applied")
+
+    @contextmanager
+    def explained(self) -> Iterator[None]:
+        """A check failing inside also prints what the run looks like (see ``where``)."""
+        try:
+            yield
         except AssertionError as exc:
-            raise AssertionError(f"{exc}: {self.where()}") from None
+            raise AssertionError(f"{exc}\n{self.where()}") from None
 
     def where(self) -> str:
         """What a stalled run looks like: rows left per lane, events applied."""
@@ -149,10 +154,8 @@ class Scene:
         for proc in (self.relay, self.consumer):
             assert self.procs.stop(proc) == 0
         contents = read_topic(self.stack.bootstrap, self.topic, expect=total)
-        try:
+        with self.explained():
             contents.assert_exactly(expected)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{self.where()}") from None
         assert_applied_exactly(self.url, expected)
 
 
