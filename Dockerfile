@@ -4,7 +4,6 @@ FROM python:3.12-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY saga saga
-COPY migrations migrations
 RUN pip install --no-cache-dir '.[shop]'
 COPY avro avro
 COPY services services

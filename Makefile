@@ -30,7 +30,7 @@ test: lint schemas
 	$(BIN)/pytest tests -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check saga tests services benchmarks migrations
+	$(BIN)/ruff check saga tests services benchmarks
 	$(BIN)/ruff format --check saga tests services benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports

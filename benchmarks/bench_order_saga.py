@@ -43,9 +43,9 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from saga.kafka.admin import create_topics  # noqa: E402
 from saga.settings import Settings  # noqa: E402
 from saga.stack import Endpoints, resolve_endpoints  # noqa: E402
-from saga.worker.topics import create_topics  # noqa: E402
 from services import setup  # noqa: E402
 from services.demo.plan import make_plan  # noqa: E402
 from services.demo.processes import Shop  # noqa: E402

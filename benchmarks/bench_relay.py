@@ -35,7 +35,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import make_url
 
-from saga.tables import create_tables, lane_of
+from saga.postgres.tables import create_tables, lane_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, endpoints, plain
@@ -101,7 +101,7 @@ def raw_producer(bootstrap: str, topic: str, rows: list[tuple[Any, ...]]) -> flo
 
 def start_relay(url: str, bootstrap: str, batch: int) -> subprocess.Popen[bytes]:
     code = (
-        "import sys; from saga.outbox.relay import Relay; "
+        "import sys; from saga.relay.relay import Relay; "
         "Relay(sys.argv[1], sys.argv[2], batch_size=int(sys.argv[3])).run()"
     )
     return subprocess.Popen([sys.executable, "-c", code, url, bootstrap, str(batch)], cwd=ROOT)

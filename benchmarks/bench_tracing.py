@@ -26,8 +26,8 @@ from _common import endpoints, scratch_database, scratch_topics
 from bench_worker import PARTITIONS, fill, worker_rate, write_contracts
 
 from saga.contracts.serde import Serializer
+from saga.postgres.tables import upgrade_database
 from saga.settings import Settings
-from saga.tables import upgrade_database
 
 MODES: dict[str, dict[str, str]] = {
     "off": {},

@@ -40,8 +40,8 @@ from _flow import ANSWERS, EVENTS, Armed
 from saga.contracts.schemas import contracts_of
 from saga.contracts.serde import Serializer
 from saga.engine.messages import Message
+from saga.postgres.tables import upgrade_database
 from saga.settings import Settings
-from saga.tables import upgrade_database
 
 PARTITIONS = 6
 

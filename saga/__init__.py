@@ -62,19 +62,19 @@ if TYPE_CHECKING:
         UnknownInstanceError,
         UnknownSchemaError,
     )
-    from saga.outbox.admin import (
+    from saga.postgres.inbox import Inbox, cleanup_inbox
+    from saga.postgres.maintenance import (
         Lag,
-        cleanup_inbox,
         cleanup_outbox,
         discard_parked,
         outbox_lag,
         requeue_parked,
     )
-    from saga.outbox.inbox import Inbox, InboxConsumer, consumer_config
-    from saga.outbox.relay import Relay
-    from saga.outbox.writer import Outbox, OutboxEntry
+    from saga.postgres.outbox import Outbox, OutboxEntry
+    from saga.postgres.tables import create_tables, upgrade_database
+    from saga.relay.relay import Relay
+    from saga.runtime.inbox_consumer import InboxConsumer, consumer_config
     from saga.settings import Settings
-    from saga.tables import create_tables, upgrade_database
 
 _WHERE = {
     "Level": "saga.contracts.compatibility",
@@ -90,11 +90,11 @@ _WHERE = {
     "registered_events": "saga.contracts.events",
     "Contracts": "saga.contracts.schemas",
     "SchemaVersion": "saga.contracts.schemas",
-    "DatabaseClock": "saga.worker.store",
+    "DatabaseClock": "saga.postgres.store",
     "SignalRefused": "saga.errors",
-    "TopicMap": "saga.worker.topics",
-    "Worker": "saga.worker.worker",
-    "send_signal": "saga.worker.signals",
+    "TopicMap": "saga.contracts.topics",
+    "Worker": "saga.runtime.worker",
+    "send_signal": "saga.postgres.signals",
     "load_contracts": "saga.contracts.schemas",
     "Decoded": "saga.contracts.serde",
     "Encoded": "saga.contracts.serde",
@@ -128,21 +128,21 @@ _WHERE = {
     "TransportError": "saga.errors",
     "UnknownInstanceError": "saga.errors",
     "UnknownSchemaError": "saga.errors",
-    "Lag": "saga.outbox.admin",
-    "cleanup_inbox": "saga.outbox.admin",
-    "cleanup_outbox": "saga.outbox.admin",
-    "discard_parked": "saga.outbox.admin",
-    "outbox_lag": "saga.outbox.admin",
-    "requeue_parked": "saga.outbox.admin",
-    "Inbox": "saga.outbox.inbox",
-    "InboxConsumer": "saga.outbox.inbox",
-    "consumer_config": "saga.outbox.inbox",
-    "Relay": "saga.outbox.relay",
-    "Outbox": "saga.outbox.writer",
-    "OutboxEntry": "saga.outbox.writer",
+    "Lag": "saga.postgres.maintenance",
+    "cleanup_inbox": "saga.postgres.inbox",
+    "cleanup_outbox": "saga.postgres.maintenance",
+    "discard_parked": "saga.postgres.maintenance",
+    "outbox_lag": "saga.postgres.maintenance",
+    "requeue_parked": "saga.postgres.maintenance",
+    "Inbox": "saga.postgres.inbox",
+    "InboxConsumer": "saga.runtime.inbox_consumer",
+    "consumer_config": "saga.runtime.inbox_consumer",
+    "Relay": "saga.relay.relay",
+    "Outbox": "saga.postgres.outbox",
+    "OutboxEntry": "saga.postgres.outbox",
     "Settings": "saga.settings",
-    "create_tables": "saga.tables",
-    "upgrade_database": "saga.tables",
+    "create_tables": "saga.postgres.tables",
+    "upgrade_database": "saga.postgres.tables",
 }
 
 __version__ = "0.1.0"

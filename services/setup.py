@@ -28,12 +28,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from saga import SagaError, Settings
-from saga.engine.hosting import Subscriptions
+from saga.contracts.topics import TopicMap
+from saga.engine.hosting import Subscriptions, topic_uses
 from saga.errors import TransportError
+from saga.kafka.admin import create_topics, existing_topics
+from saga.postgres.tables import upgrade_database
 from saga.settings import redact_error
 from saga.stack import Endpoints, resolve_endpoints
-from saga.tables import upgrade_database
-from saga.worker.topics import TopicMap, create_topics, existing_topics, topic_uses
 from services import inventory, orders, payments, shipping
 from services.catalog import CATALOG
 from services.common import SERVICES, database_name, upgrade

@@ -11,9 +11,9 @@ from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from saga.errors import ConfigError, TransportError
+from saga.postgres.tables import upgrade_database
 from saga.settings import Settings, check_database_url, redact_error, redact_url
 from saga.stack import resolve_endpoints
-from saga.tables import upgrade_database
 
 db_app = typer.Typer(help="The framework's tables in PostgreSQL.", no_args_is_help=True)
 out = Console(soft_wrap=True)

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from saga.cli._tail_kafka import (
+from saga.cli._tail_view import View
+from saga.errors import ConfigError, TransportError
+from saga.kafka.reader import (
     Span,
     Start,
     choose_topics,
@@ -22,10 +24,8 @@ from saga.cli._tail_kafka import (
     tail_consumer,
     topic_partitions,
 )
-from saga.cli._tail_view import View
-from saga.errors import ConfigError, TransportError
-from saga.outbox.consuming import headers_of
-from saga.outbox.dead_letters import DeadLetter, parse_position
+from saga.kafka.records import headers_of
+from saga.operators.dead_letters import DeadLetter, parse_position
 from saga.settings import Settings
 
 if TYPE_CHECKING:

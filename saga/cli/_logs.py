@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import typer
 
-from saga._telemetry import TraceContextFilter
 from saga.errors import ConfigError
+from saga.observability.tracing import TraceContextFilter
 
 __all__ = ["LOG_FORMAT", "configure_logging"]
 

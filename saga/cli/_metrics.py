@@ -2,7 +2,7 @@
 
 ``saga worker … --metrics-port 9464`` installs the OpenTelemetry SDK's meter provider with
 its Prometheus reader and serves ``http://HOST:9464/metrics``; the instruments are in
-:mod:`saga._metrics`. The outbox's backlog, oldest unpublished age and parked rows are
+:mod:`saga.observability.metrics`. The outbox's backlog, oldest unpublished age and parked rows are
 read from the database when scraped (one small query per scrape).
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import typer
 
-from saga import _metrics
 from saga.errors import ConfigError
+from saga.observability import metrics as _metrics
 
 __all__ = ["METRICS_PORT", "serve_metrics"]
 
@@ -75,7 +75,7 @@ def _outbox_gauges(database_url: str, observation: Any) -> Any:
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    from saga.outbox.admin import Lag, outbox_lag
+    from saga.postgres.maintenance import Lag, outbox_lag
 
     engine = create_engine(
         database_url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool

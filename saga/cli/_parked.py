@@ -1,6 +1,6 @@
 """``saga parked list|replay|discard``: events parked for a saga instance that did not exist
-(:mod:`saga.worker.parked`), and ``saga dead-letters list|replay``: records a consumer gave
-up on (:mod:`saga.outbox.dead_letters`)."""
+(:mod:`saga.operators.orphans`), and ``saga dead-letters list|replay``: records a consumer gave
+up on (:mod:`saga.operators.dead_letters`)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from rich.text import Text
 from sqlalchemy.orm import Session
 
 from saga.cli._sagas import database, reading
-from saga.cli._sagas_query import check_names
 from saga.cli._sagas_view import block, console, lines, print_json_lines, safe
 from saga.cli._tail_records import iso_time
 from saga.errors import ConfigError
+from saga.operators.sagas import check_names
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from saga.outbox.dead_letters import DeadLetter
+    from saga.operators.dead_letters import DeadLetter
 
 parked_app = typer.Typer(
     help="Events parked for a saga instance that did not exist: list, send back, discard.",
@@ -42,7 +42,7 @@ def list_parked(
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """List parked events, oldest first (their payloads stay in the database)."""
-    from saga.worker.parked import list_parked_events
+    from saga.operators.orphans import list_parked_events
 
     if limit < 1:
         raise ConfigError(f"--limit {limit}: give at least 1")
@@ -82,7 +82,7 @@ def list_parked(
 def replay_parked(ids: Annotated[list[int], _IDS]) -> None:
     """Send parked events back to their topics (through the outbox); their saga handles
     them again: applied if the instance exists by now, parked again if not."""
-    from saga.worker.parked import replay_parked_events
+    from saga.operators.orphans import replay_parked_events
 
     with database() as engine, Session(engine) as session, session.begin():
         replayed = replay_parked_events(session, ids)
@@ -96,7 +96,7 @@ def replay_parked(ids: Annotated[list[int], _IDS]) -> None:
 @parked_app.command("discard")
 def discard_parked(ids: Annotated[list[int], _IDS]) -> None:
     """Delete parked events for good: they are never applied."""
-    from saga.worker.parked import discard_parked_events
+    from saga.operators.orphans import discard_parked_events
 
     with database() as engine, Session(engine) as session, session.begin():
         gone = discard_parked_events(session, ids)
@@ -130,7 +130,7 @@ def list_dead_letters(
     it and why, and whether it was sent back. Records without a dead-letter-source header
     are skipped; payloads are not shown (`saga tail` shows them, redacted)."""
     from saga.cli._dead_letters import read_dead_letters
-    from saga.outbox.dead_letters import replayed_at
+    from saga.operators.dead_letters import replayed_at
 
     letters, others = read_dead_letters(targets or [], timeout, default=_DEFAULT_TOPICS)
     with database() as engine, Session(engine) as session:
@@ -189,7 +189,7 @@ def replay_dead_letters(
     dead-letter headers, through the outbox) and release their consumer's inbox claim, so
     that it handles them again; in one transaction each."""
     from saga.cli._dead_letters import fetch_dead_letters
-    from saga.outbox.dead_letters import replay_dead_letter
+    from saga.operators.dead_letters import replay_dead_letter
 
     letters = fetch_dead_letters(positions, timeout)
     with database() as engine, Session(engine) as session, session.begin():

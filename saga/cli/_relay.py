@@ -14,7 +14,7 @@ from saga.cli._db import database_errors
 from saga.cli._logs import LOG_FORMAT, configure_logging
 from saga.cli._metrics import METRICS_PORT, serve_metrics
 from saga.cli._telemetry import configure_tracing
-from saga.outbox.relay import Relay
+from saga.relay.relay import Relay
 from saga.settings import Settings
 from saga.stack import resolve_endpoints
 

@@ -1,8 +1,8 @@
 """``saga sagas list|show|stats`` (inspection) and ``saga sagas retry|compensate|resume|
 cancel`` (operations), straight on the database the workers use.
 
-Operations are queued for a worker hosting the saga (:mod:`saga.worker.operations`, and
-:func:`~saga.worker.signals.send_signal` for ``cancel``), which applies them through the same
+Operations are queued for a worker hosting the saga (:mod:`saga.postgres.operations`, and
+:func:`~saga.postgres.signals.send_signal` for ``cancel``), which applies them through the same
 processing path as events; the command then waits until the instance's history shows the
 outcome (``--no-wait`` returns at once).
 """
@@ -22,14 +22,6 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session
 
 from saga.cli._db import database_errors
-from saga.cli._sagas_query import (
-    ListFilter,
-    count_instances,
-    find_instance,
-    history_entry,
-    list_instances,
-    show_instance,
-)
 from saga.cli._sagas_view import (
     console,
     counts_table,
@@ -42,9 +34,18 @@ from saga.cli._sagas_view import (
     shown_json,
     shown_view,
 )
+from saga.cli._time import parse_duration
 from saga.engine.instance import HistoryEntry
 from saga.engine.messages import Operation
 from saga.errors import ConfigError
+from saga.operators.sagas import (
+    ListFilter,
+    count_instances,
+    find_instance,
+    history_entry,
+    list_instances,
+    show_instance,
+)
 from saga.settings import Settings
 
 sagas_app = typer.Typer(
@@ -122,9 +123,11 @@ def list_(
         sagas=saga or (),
         states=state or (),
         statuses=status or (),
-        older_than=older_than,
+        older_than=None
+        if older_than is None
+        else parse_duration(older_than, option="--older-than"),
         stuck=stuck,
-        threshold=threshold,
+        threshold=None if threshold is None else parse_duration(threshold, option="--threshold"),
         limit=limit,
     )
     with reading() as conn:
@@ -241,7 +244,7 @@ def cancel(
     timeout: Annotated[float, _TIMEOUT] = 60.0,
 ) -> None:
     """Send the saga's cancel signal (or --signal NAME) to an instance, with who and why."""
-    from saga.worker.signals import send_signal
+    from saga.postgres.signals import send_signal
 
     who = _operator(by)
     _check_wait(timeout)
@@ -264,7 +267,7 @@ def _operate(
     wait: bool,
     timeout: float,
 ) -> None:
-    from saga.worker.operations import queue_operation
+    from saga.postgres.signals import queue_operation
 
     _check_wait(timeout)
     with database() as engine:

@@ -17,12 +17,12 @@ from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
-from saga.cli._sagas_query import Count, InstanceRow, Listing, Shown
 from saga.cli._tail_records import iso_time
 from saga.cli._time import short_age
 from saga.contracts.redaction import redact, sensitive_fields
 from saga.contracts.schemas import load_contracts
 from saga.engine.instance import HistoryEntry
+from saga.operators.sagas import Count, InstanceRow, Listing, Shown
 from saga.settings import Settings
 
 _STATUS_STYLE = {

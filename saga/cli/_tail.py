@@ -2,7 +2,7 @@
 
 A rich view on a terminal (records scroll by above a live status line), JSON lines when the
 output is piped or with ``--format json``. Reads never join or move a consumer group
-(:mod:`saga.cli._tail_kafka`); sensitive fields are masked before anything is printed
+(:mod:`saga.kafka.reader`); sensitive fields are masked before anything is printed
 (:mod:`saga.contracts.redaction`).
 """
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer
 
     from saga.cli._tail_decode import RecordDecoder
-    from saga.cli._tail_kafka import Start
+    from saga.kafka.reader import Start
 
 
 class Format(StrEnum):
@@ -112,9 +112,9 @@ def tail(
     """Show every event on some topics, decoded and redacted, without touching any
     consumer group; stop at the end of every partition unless --follow."""
     from saga.cli._tail_decode import RecordDecoder
-    from saga.cli._tail_kafka import choose_topics, tail_consumer, topic_partitions
     from saga.contracts.redaction import unknown_fields
     from saga.contracts.serde import Serializer
+    from saga.kafka.reader import choose_topics, tail_consumer, topic_partitions
     from saga.stack import resolve_endpoints
 
     now = datetime.now(UTC)
@@ -172,7 +172,7 @@ def tail(
 def _start(
     follow: bool, from_beginning: bool, record_filter: TailFilter, from_offset: int | None
 ) -> Start:
-    from saga.cli._tail_kafka import Start
+    from saga.kafka.reader import Start
 
     given = sum((from_beginning, record_filter.since is not None, from_offset is not None))
     if given > 1:
@@ -194,8 +194,8 @@ class _Run:
     view: View
 
     def tail(self, topics: dict[str, int], start: Start, *, follow: bool, timeout: float) -> None:
-        from saga.cli._tail_kafka import plan, read
-        from saga.outbox.consuming import headers_of
+        from saga.kafka.reader import plan, read
+        from saga.kafka.records import headers_of
 
         spans = plan(self.consumer, topics, start, timeout)
         counts = Counts()

@@ -50,9 +50,9 @@ def worker(
     log_format: Annotated[str, LOG_FORMAT] = "text",
 ) -> None:
     """Run sagas and participants on Kafka and PostgreSQL until SIGTERM or Ctrl-C."""
+    from saga.contracts.topics import TopicMap
+    from saga.runtime.worker import Worker
     from saga.stack import resolve_endpoints
-    from saga.worker.topics import TopicMap
-    from saga.worker.worker import Worker
 
     for option, value in (("--batch-size", batch_size), ("--attempts", attempts)):
         if value < 1:
@@ -98,8 +98,8 @@ def list_topics(
 ) -> None:
     """Which topic each event travels on, who produces and consumes it, and whether the
     topic exists (with its partition count) when Kafka answers."""
-    from saga.engine.hosting import Subscriptions
-    from saga.worker.topics import TopicMap, topic_uses
+    from saga.contracts.topics import TopicMap
+    from saga.engine.hosting import Subscriptions, topic_uses
 
     sagas, participants = load_hosts(targets)
     uses = topic_uses(Subscriptions.of(sagas, participants), TopicMap(prefix=topic_prefix))
@@ -135,8 +135,8 @@ def list_topics(
 
 def _known_topics() -> dict[str, int] | None:
     from saga.errors import TransportError
+    from saga.kafka.admin import existing_topics
     from saga.stack import resolve_endpoints
-    from saga.worker.topics import existing_topics
 
     settings = Settings()
     try:
@@ -158,9 +158,10 @@ def create(
     timeout: Annotated[float, typer.Option(help="seconds to wait for Kafka's answers")] = 30,
 ) -> None:
     """Create the missing topics (and the worker's dead-letter topic); existing ones stay."""
-    from saga.engine.hosting import Subscriptions
+    from saga.contracts.topics import TopicMap
+    from saga.engine.hosting import Subscriptions, topic_uses
+    from saga.kafka.admin import create_topics
     from saga.stack import resolve_endpoints
-    from saga.worker.topics import TopicMap, create_topics, topic_uses
 
     if partitions < 1:
         raise ConfigError(f"--partitions {partitions}: give at least 1")
@@ -191,8 +192,8 @@ def send(
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
+    from saga.postgres.signals import send_signal
     from saga.stack import resolve_endpoints
-    from saga.worker.signals import send_signal
 
     payload: dict[str, Any] = {}
     if data is not None:

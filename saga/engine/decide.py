@@ -35,7 +35,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 
-from saga._telemetry import current_traceparent
 from saga.contracts.events import Event
 from saga.definition.model import (
     COMPENSATE_TARGET,
@@ -99,13 +98,12 @@ def trigger_of(inp: Input, instance: Instance | None = None) -> str:
     return f"deadline:{state}"
 
 
-def trace_id_of(inp: Input) -> str | None:
-    """The W3C trace id an event carries, else the current span's (a deadline's or signal's
-    firing, when tracing); None when neither."""
+def trace_id_of(inp: Input, traceparent: str | None = None) -> str | None:
+    """The W3C trace id an event carries, else that of ``traceparent`` (the context the input
+    is handled in: a deadline's or signal's firing, when tracing); None when neither."""
     if isinstance(inp, Message) and inp.envelope.traceparent:
         return inp.envelope.traceparent.split("-")[1]
-    current = current_traceparent()
-    return current.split("-")[1] if current else None
+    return traceparent.split("-")[1] if traceparent else None
 
 
 def operator_of(inp: Input) -> tuple[str | None, str | None]:
@@ -116,27 +114,37 @@ def operator_of(inp: Input) -> tuple[str | None, str | None]:
 
 
 def decide(
-    definition: SagaDefinition, instance: Instance | None, inp: Input, now: datetime
+    definition: SagaDefinition,
+    instance: Instance | None,
+    inp: Input,
+    now: datetime,
+    *,
+    traceparent: str | None = None,
 ) -> Decision:
-    """The decision for one input to one instance (``None``: it does not exist yet)."""
+    """The decision for one input to one instance (``None``: it does not exist yet).
+
+    ``traceparent``: the W3C trace context the input is handled in, when tracing; emitted
+    events continue it (else the trace of the event that caused them), and the history
+    entry keeps its trace id.
+    """
     if instance is None:
         if isinstance(inp, Message) and inp.event_type in definition.starts:
-            return _start(definition, inp, now)
+            return _start(definition, inp, now, traceparent)
         return Decision("orphan", orphan_policy=definition.orphans)
     if isinstance(inp, DeadlineFired) and (
         instance.deadline is None or instance.deadline.deadline_id != inp.deadline_id
     ):
         return Decision("stale")
     try:
-        run = _Run(definition, instance, inp, now)
+        run = _Run(definition, instance, inp, now, traceparent)
     except ValidationError as exc:  # e.g. the data model changed incompatibly
         reason = f"the stored data does not fit {definition.data_model.__name__}: {exc}"
-        return _parked(definition, instance, inp, now, reason)
+        return _parked(definition, instance, inp, now, reason, traceparent=traceparent)
     try:
         run.handle()
         return run.decision(instance)
     except _Park as park:
-        return _parked(definition, instance, inp, now, park.reason)
+        return _parked(definition, instance, inp, now, park.reason, traceparent=traceparent)
 
 
 class _Park(Exception):
@@ -147,7 +155,9 @@ class _Park(Exception):
         self.reason = reason
 
 
-def _start(definition: SagaDefinition, message: Message, now: datetime) -> Decision:
+def _start(
+    definition: SagaDefinition, message: Message, now: datetime, traceparent: str | None
+) -> Decision:
     start = definition.starts[message.event_type]
     instance_id = instance_id_of(definition, message)
     blank = Instance(
@@ -163,24 +173,36 @@ def _start(definition: SagaDefinition, message: Message, now: datetime) -> Decis
         if not isinstance(data, definition.data_model):
             raise _Park(f"the start data function returned {type(data).__name__}")
     except _Park as park:
-        return _parked(definition, blank, message, now, park.reason, from_state=None)
+        return _parked(
+            definition, blank, message, now, park.reason, from_state=None, traceparent=traceparent
+        )
     except Exception as exc:  # user code: the instance parks instead of being lost
         reason = f"building the data from {type(message.event).__name__} raised {exc!r}"
-        return _parked(definition, blank, message, now, reason, from_state=None)
-    run = _Run(definition, blank, message, now, data=data)
+        return _parked(
+            definition, blank, message, now, reason, from_state=None, traceparent=traceparent
+        )
+    run = _Run(definition, blank, message, now, traceparent, data=data)
     try:
         run.enter(start.target)
         return run.decision(blank, from_state=None)
     except _Park as park:
-        return _parked(definition, blank, message, now, park.reason, from_state=None)
+        return _parked(
+            definition, blank, message, now, park.reason, from_state=None, traceparent=traceparent
+        )
 
 
 def park(
-    definition: SagaDefinition, instance: Instance, inp: Input, now: datetime, reason: str
+    definition: SagaDefinition,
+    instance: Instance,
+    inp: Input,
+    now: datetime,
+    reason: str,
+    *,
+    traceparent: str | None = None,
 ) -> Decision:
     """The decision that parks ``instance`` with ``reason`` (e.g. its version is not hosted):
     it moves to the failed state, keeps its data and emits nothing."""
-    return _parked(definition, instance, inp, now, reason)
+    return _parked(definition, instance, inp, now, reason, traceparent=traceparent)
 
 
 def _parked(
@@ -191,6 +213,7 @@ def _parked(
     reason: str,
     *,
     from_state: str | None = "",
+    traceparent: str | None = None,
 ) -> Decision:
     start = from_state is None
     by, why = operator_of(inp)
@@ -222,7 +245,7 @@ def _parked(
         from_state=None if start else instance.state,
         to_state=parked.state,
         note=f"parked: {reason}",
-        trace_id=trace_id_of(inp),
+        trace_id=trace_id_of(inp, traceparent),
         by=by,
         reason=why,
     )
@@ -238,6 +261,7 @@ class _Run:
         instance: Instance,
         inp: Input,
         now: datetime,
+        traceparent: str | None,
         *,
         data: BaseModel | None = None,
     ) -> None:
@@ -258,9 +282,10 @@ class _Run:
         self.parked_reason = instance.parked_reason
         self.parked_from = instance.parked_from
         self.emitted: list[Message] = []
-        # Emitted events continue the current span's trace when tracing (the next hop is its
-        # child), else the trace of the event that caused them.
-        self.traceparent = current_traceparent() or (
+        # Emitted events continue the context the input is handled in when tracing (the next
+        # hop is its child), else the trace of the event that caused them.
+        self.context = traceparent
+        self.traceparent = traceparent or (
             inp.envelope.traceparent if isinstance(inp, Message) else None
         )
         self.input_id = inp.input_id  # text, derived ids are built from it
@@ -624,7 +649,7 @@ class _Run:
             emitted=tuple((m.event_type, m.event_id) for m in self.emitted),
             compensated=tuple(self.compensated),
             note="; ".join(self.notes),
-            trace_id=trace_id_of(self.inp),
+            trace_id=trace_id_of(self.inp, self.context),
             by=by,
             reason=why,
         )

@@ -8,15 +8,17 @@ version is not hosted here is parked with the reason instead of being crashed on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from saga.contracts.events import Event
+from saga.contracts.topics import TopicMap
 from saga.definition.model import SagaDefinition
 from saga.definition.participant import Participant
 from saga.definition.saga import Saga, definition_of
 from saga.engine.instance import Instance
+from saga.engine.messages import Message
 from saga.errors import DefinitionError
 
 SagaRef = type[Saga[Any]] | SagaDefinition
@@ -75,7 +77,26 @@ class SagaVersions:
         return found
 
 
-Consumer = SagaVersions | Participant
+@dataclass(frozen=True)
+class Handler:
+    """A plain function that applies every event it is given, ``function(session, message)``,
+    in the unit of work's transaction: what :class:`~saga.runtime.InboxConsumer` hosts. It
+    must not commit; it emits nothing by itself (it may write to an outbox of its own)."""
+
+    name: str
+    function: Callable[[Any, Message], None]
+
+    def consumes(self) -> dict[str, type[Event]]:
+        return {}  # every event on its topics: it is asked for no type
+
+    def produces(self) -> dict[str, type[Event]]:
+        return {}
+
+
+Hosted = SagaVersions | Participant
+"""What a worker hosts: sagas and participants (a :class:`Subscriptions` holds them)."""
+Consumer = Hosted | Handler
+"""Whatever claims inputs in an inbox of its own and handles them."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +105,7 @@ class Subscriptions:
 
     sagas: Mapping[str, SagaVersions]
     participants: Sequence[Participant]
-    by_event: Mapping[str, tuple[Consumer, ...]]
+    by_event: Mapping[str, tuple[Hosted, ...]]
 
     @classmethod
     def of(cls, sagas: Iterable[SagaRef], participants: Iterable[Participant]) -> Subscriptions:
@@ -97,18 +118,46 @@ class Subscriptions:
                 f"{', '.join(clash)}: a saga and a participant (or two participants) share a "
                 "name, and with it an inbox; give each its own name"
             )
-        by_event: dict[str, list[Consumer]] = {}
-        everyone: list[Consumer] = [*hosted.values(), *hosts]
+        by_event: dict[str, list[Hosted]] = {}
+        everyone: list[Hosted] = [*hosted.values(), *hosts]
         for consumer in everyone:
             for key in consumer.consumes():
                 by_event.setdefault(key, []).append(consumer)
         return cls(hosted, hosts, {k: tuple(v) for k, v in by_event.items()})
 
-    def consumers(self, event_type: str) -> tuple[Consumer, ...]:
+    def consumers(self, event_type: str) -> tuple[Hosted, ...]:
         return self.by_event.get(event_type, ())
 
-    def all(self) -> list[Consumer]:
+    def all(self) -> list[Hosted]:
         return [*self.sagas.values(), *self.participants]
 
     def saga(self, name: str) -> SagaVersions:
         return self.sagas[name]
+
+
+@dataclass
+class TopicUse:
+    """One topic, the event types on it, and who produces and consumes them."""
+
+    topic: str
+    events: set[str] = field(default_factory=set)
+    producers: set[str] = field(default_factory=set)
+    consumers: set[str] = field(default_factory=set)
+
+
+def topic_uses(subscriptions: Subscriptions, topics: TopicMap) -> dict[str, TopicUse]:
+    """The topics the hosted sagas and participants read and write, by topic name."""
+    uses: dict[str, TopicUse] = {}
+
+    def note(event_type: str, who: str, *, produces: bool) -> None:
+        topic = topics.topic_for(event_type)
+        use = uses.setdefault(topic, TopicUse(topic))
+        use.events.add(event_type)
+        (use.producers if produces else use.consumers).add(who)
+
+    for consumer in subscriptions.all():
+        for event_type in consumer.consumes():
+            note(event_type, consumer.name, produces=False)
+        for event_type in consumer.produces():
+            note(event_type, consumer.name, produces=True)
+    return dict(sorted(uses.items()))

@@ -1,8 +1,9 @@
 """The small interfaces through which sagas and participants touch the world.
 
 The engine (:mod:`saga.engine.decide`) is pure; :mod:`saga.engine.processing` drives it
-through these ports. Adapters: PostgreSQL (:mod:`saga.worker`) for production, the
-in-memory store of :mod:`saga.testing` for tests. Nothing here imports a driver.
+through these ports. Adapters: PostgreSQL (:mod:`saga.postgres.store`) for production, the
+in-memory store of :mod:`saga.testing` for tests; tracing and metrics
+(:mod:`saga.observability`) watch through :class:`Observer`. Nothing here imports a driver.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from saga.engine.instance import Deadline, HistoryEntry, Instance
-from saga.engine.messages import DeadlineFired, Message
+from saga.engine.messages import DeadlineFired, Input, Message
+
+if TYPE_CHECKING:
+    from saga.engine.hosting import Consumer
+    from saga.engine.processing import Handled
 
 
 class Clock(Protocol):
@@ -83,4 +88,34 @@ class Store(Protocol):
 
     def next_due(self) -> datetime | None:
         """When the earliest pending deadline is due (None: there is none)."""
+        ...
+
+
+class Watch(Protocol):
+    """One input being handled, as an :class:`Observer` sees it."""
+
+    @property
+    def traceparent(self) -> str | None:
+        """The W3C trace context the input is handled in (None: not tracing): what it emits
+        continues it, and its history entry keeps its trace id."""
+        ...
+
+    def done(self, result: Handled) -> None:
+        """The input was handled (not called when handling raised)."""
+        ...
+
+
+class Observer(Protocol):
+    """Watches inputs being handled: spans, metrics. The runtime asks for one per batch and
+    passes None when nothing watches, so an unobserved input costs nothing."""
+
+    def watch(
+        self,
+        consumer: Consumer,
+        inp: Input,
+        subject: str,
+        parent: object | None,
+    ) -> AbstractContextManager[Watch]:
+        """Wraps the handling of ``inp`` by ``consumer``; ``subject`` is the saga instance it
+        is about, ``parent`` what the runtime handles it under (the record's span)."""
         ...

@@ -11,21 +11,16 @@ one call per consumer and batch.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from opentelemetry import trace
-from opentelemetry.trace import Span
-
-from saga import _metrics, _telemetry
 from saga.contracts.events import Event
 from saga.definition.model import SagaDefinition
 from saga.definition.participant import Context, Participant
 from saga.definition.signatures import as_events
 from saga.engine.decide import Decision, decide, instance_id_of, park
-from saga.engine.hosting import SagaVersions
+from saga.engine.hosting import Consumer, Handler, SagaVersions
 from saga.engine.instance import TERMINAL, Instance, Status
 from saga.engine.messages import (
     DeadlineFired,
@@ -35,7 +30,7 @@ from saga.engine.messages import (
     SignalReceived,
     derived_id,
 )
-from saga.engine.ports import UnitOfWork
+from saga.engine.ports import Observer, UnitOfWork
 from saga.errors import DefinitionError, UnknownInstanceError
 
 
@@ -55,17 +50,18 @@ class Handled:
 
 def handle_inputs(
     uow: UnitOfWork,
-    consumer: SagaVersions | SagaDefinition | Participant,
+    consumer: Consumer | SagaDefinition,
     inputs: Sequence[Input],
     now: datetime,
     *,
-    spans: Sequence[Span | None] | None = None,
+    observer: Observer | None = None,
+    parents: Sequence[object | None] | None = None,
 ) -> list[Handled]:
     """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order.
 
     An input seen before (or twice in ``inputs``) is a duplicate and changes nothing.
-    ``spans`` (one per input, when tracing): each input is handled inside its span, so the
-    handling's spans are its children and what it emits continues its trace.
+    ``observer`` (tracing, metrics) watches each input's handling; ``parents`` (one per
+    input) are what it watches them under, e.g. the span of the record each came in.
     """
     if isinstance(consumer, SagaDefinition):
         consumer = SagaVersions(consumer.name, {consumer.version: consumer})
@@ -73,126 +69,39 @@ def handle_inputs(
     fresh = uow.claim(consumer.name, ids)
     if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
-    # Asked once per batch: with neither on, no span, clock read or attribute dict at all.
-    tracing = _telemetry.enabled()
-    measuring = _metrics.enabled()
     handled: list[Handled] = []
     for index, (inp, input_id) in enumerate(zip(inputs, ids, strict=True)):
         if input_id not in fresh:
             handled.append(Handled(consumer.name, duplicate=True))
             continue
         fresh.discard(input_id)
-        began = time.perf_counter() if measuring else 0.0
-        parent = spans[index] if spans else None
-        if not tracing:
-            result = _handle_one(uow, consumer, inp, now)
-        elif not (parent or trace.get_current_span()).is_recording():
-            # Not sampled (or no trace): no span of its own; what it emits carries the
-            # unsampled context on, so the next hops open none either.
-            with _telemetry.in_span(parent):
-                result = _handle_one(uow, consumer, inp, now)
-        else:
-            with _telemetry.in_span(parent):
-                result = _handle_one_traced(uow, consumer, inp, now)
-        if measuring:
-            _measure(consumer, result, time.perf_counter() - began)
+        if observer is None:
+            handled.append(_handle_one(uow, consumer, inp, now, None))
+            continue
+        parent = parents[index] if parents else None
+        with observer.watch(consumer, inp, subject_of(consumer, inp), parent) as watch:
+            result = _handle_one(uow, consumer, inp, now, watch.traceparent)
+            watch.done(result)
         handled.append(result)
     return handled
 
 
-def _measure(consumer: SagaVersions | Participant, result: Handled, seconds: float) -> None:
-    """Counts and times one handled input (labels: names and statuses only)."""
-    if isinstance(consumer, Participant):
-        _metrics.handler_duration.record(
-            seconds, {"saga.consumer": consumer.name, "saga.consumer.kind": "participant"}
-        )
-        return
-    name = {"saga.name": consumer.name}
-    _metrics.handler_duration.record(
-        seconds, {"saga.consumer": consumer.name, "saga.consumer.kind": "saga"}
-    )
-    decision = result.decision
-    if decision is not None and decision.outcome == "orphan" and decision.orphan_policy == "park":
-        _metrics.parked_events.add(1, name)
-    if decision is None or decision.outcome != "applied":
-        return
-    _metrics.transitions.add(1 + len(result.replayed), name)
-    if result.started:
-        _metrics.sagas_started.add(1, name)
-    if result.ended is not None:
-        _metrics.sagas_ended.add(1, {"saga.name": consumer.name, "saga.status": result.ended})
-
-
 def _handle_one(
-    uow: UnitOfWork, consumer: SagaVersions | Participant, inp: Input, now: datetime
+    uow: UnitOfWork,
+    consumer: Consumer,
+    inp: Input,
+    now: datetime,
+    traceparent: str | None,
 ) -> Handled:
     if isinstance(consumer, SagaVersions):
-        return _saga_input(uow, consumer, inp, now)
-    assert isinstance(inp, Message), "participants handle events only"
-    emitted = run_handler(consumer, inp, now, session=uow.session)
+        return _saga_input(uow, consumer, inp, now, traceparent)
+    assert isinstance(inp, Message), "participants and handlers handle events only"
+    if isinstance(consumer, Handler):
+        consumer.function(uow.session, inp)
+        return Handled(consumer.name)
+    emitted = run_handler(consumer, inp, now, session=uow.session, traceparent=traceparent)
     uow.append_outbox(emitted)
     return Handled(consumer.name, emitted=tuple(emitted))
-
-
-def _handle_one_traced(
-    uow: UnitOfWork, consumer: SagaVersions | Participant, inp: Input, now: datetime
-) -> Handled:
-    """:func:`_handle_one` in an INTERNAL span: names, ids and states, never data."""
-    if isinstance(consumer, SagaVersions):
-        with _telemetry.internal_span(_telemetry.span_name("saga", consumer.name)) as span:
-            if span.is_recording():  # known before handling: the handling's logs show them
-                span.set_attributes(
-                    {"saga.name": consumer.name, "saga.instance_id": _instance_id(consumer, inp)}
-                )
-            result = _saga_input(uow, consumer, inp, now)
-            if span.is_recording():
-                span.set_attributes(_saga_attributes(consumer.name, inp, result))
-            return result
-    assert isinstance(inp, Message), "participants handle events only"
-    handler = consumer.handlers.get(inp.event_type)
-    what = handler.name if handler is not None else "(none)"
-    with _telemetry.internal_span(_telemetry.span_name("handle", consumer.name)) as span:
-        if span.is_recording():
-            span.set_attributes(
-                {
-                    "saga.participant": consumer.name,
-                    "saga.handler": what,
-                    "saga.event_type": inp.event_type,
-                    "saga.instance_id": inp.correlation_id,
-                }
-            )
-        result = _handle_one(uow, consumer, inp, now)
-        if span.is_recording():
-            span.set_attribute("saga.emitted", len(result.emitted))
-        return result
-
-
-def _saga_attributes(saga: str, inp: Input, result: Handled) -> dict[str, str | int]:
-    attributes: dict[str, str | int] = {"saga.name": saga, "saga.input": _input_kind(inp)}
-    decision = result.decision
-    if decision is None:
-        return attributes
-    attributes["saga.outcome"] = decision.outcome
-    if decision.history is not None:
-        attributes["saga.state.from"] = decision.history.from_state or ""
-        attributes["saga.state.to"] = decision.history.to_state
-    if decision.instance is not None:
-        attributes["saga.instance_id"] = decision.instance.instance_id
-        attributes["saga.status"] = decision.instance.status
-    attributes["saga.emitted"] = len(result.emitted)
-    return attributes
-
-
-def _input_kind(inp: Input) -> str:
-    if isinstance(inp, Message):
-        return inp.event_type
-    if isinstance(inp, DeadlineFired):
-        return "deadline"
-    if isinstance(inp, SignalReceived):
-        return f"signal:{inp.name}"
-    if isinstance(inp, OperatorCommand):
-        return f"operator:{inp.operation}"
-    return type(inp).__name__
 
 
 def skip_input(uow: UnitOfWork, consumer: str, input_id: str) -> bool:
@@ -205,10 +114,15 @@ def skip_input(uow: UnitOfWork, consumer: str, input_id: str) -> bool:
 
 
 def handle_saga_input(
-    uow: UnitOfWork, definition: SagaVersions | SagaDefinition, inp: Input, now: datetime
+    uow: UnitOfWork,
+    definition: SagaVersions | SagaDefinition,
+    inp: Input,
+    now: datetime,
+    *,
+    observer: Observer | None = None,
 ) -> Handled:
     """Feed one event, fired deadline, signal or operator's command to its instance."""
-    return handle_inputs(uow, definition, [inp], now)[0]
+    return handle_inputs(uow, definition, [inp], now, observer=observer)[0]
 
 
 def handle_participant_message(
@@ -224,7 +138,18 @@ def _instance_id(hosted: SagaVersions, inp: Input) -> str:
     return inp.instance_id
 
 
-def _saga_input(uow: UnitOfWork, hosted: SagaVersions, inp: Input, now: datetime) -> Handled:
+def subject_of(consumer: Consumer, inp: Input) -> str:
+    """The saga instance an input is about: its id for a saga, the correlation id of the
+    event otherwise."""
+    if isinstance(consumer, SagaVersions):
+        return _instance_id(consumer, inp)
+    assert isinstance(inp, Message), "participants and handlers handle events only"
+    return inp.correlation_id
+
+
+def _saga_input(
+    uow: UnitOfWork, hosted: SagaVersions, inp: Input, now: datetime, traceparent: str | None
+) -> Handled:
     instance_id = _instance_id(hosted, inp)
     instance = uow.load(hosted.name, instance_id)
     definition = hosted.for_instance(instance)
@@ -235,10 +160,10 @@ def _saga_input(uow: UnitOfWork, hosted: SagaVersions, inp: Input, now: datetime
             f"version {instance.definition_version} of saga {hosted.name} is not hosted here "
             f"(hosted: {hosts}): run a worker that hosts it, then resume the instance"
         )
-        parking = park(hosted.newest, instance, inp, now, reason)
+        parking = park(hosted.newest, instance, inp, now, reason, traceparent=traceparent)
         _apply(uow, hosted.newest, instance, parking)
         return Handled(hosted.name, decision=parking)
-    decision = decide(definition, instance, inp, now)
+    decision = decide(definition, instance, inp, now, traceparent=traceparent)
     if decision.outcome == "orphan":
         _orphan(uow, definition, decision, inp, instance_id)
         return Handled(definition.name, decision=decision)
@@ -253,7 +178,7 @@ def _saga_input(uow: UnitOfWork, hosted: SagaVersions, inp: Input, now: datetime
         # Choreography gives no order across topics: events that came before the one that
         # creates the instance were parked; they apply now, after it, in arrival order.
         for parked in uow.take_parked(definition.name, instance_id):
-            later = decide(definition, final, parked, now)
+            later = decide(definition, final, parked, now, traceparent=traceparent)
             if later.outcome != "applied":
                 continue
             _apply(uow, definition, final, later)
@@ -313,13 +238,19 @@ def _orphan(
 
 
 def run_handler(
-    participant: Participant, message: Message, now: datetime, *, session: object = None
+    participant: Participant,
+    message: Message,
+    now: datetime,
+    *,
+    session: object = None,
+    traceparent: str | None = None,
 ) -> list[Message]:
     """Run ``participant``'s handler for ``message`` and wrap what it emits.
 
     Emitted events carry the input's correlation id, the input's id as causation id and ids
     derived from the input, so handling a redelivered event emits the same ids. No handler
-    for the event type: nothing.
+    for the event type: nothing. ``traceparent``: the context the handler runs in, when
+    tracing (else the emitted events continue the input's trace).
     """
     handler = participant.handlers.get(message.event_type)
     if handler is None:
@@ -333,8 +264,8 @@ def run_handler(
         session,
     )
     emitted: list[Message] = []
-    # The current span when tracing (the next hop becomes its child), else the input's.
-    traceparent = _telemetry.current_traceparent() or message.envelope.traceparent
+    # The handler's span when tracing (the next hop becomes its child), else the input's.
+    traceparent = traceparent or message.envelope.traceparent
     for index, event in enumerate(as_events(handler(message.event, context))):
         if not isinstance(event, Event) or type(event) not in handler.emits:
             raise DefinitionError(

@@ -45,8 +45,8 @@ from starlette.routing import Route
 
 from saga import Outbox, SagaError, Serializer, Settings, TopicMap, send_signal
 from saga.errors import SignalRefused, UnknownInstanceError
+from saga.postgres.tables import instance_table
 from saga.settings import redact_error, redact_url
-from saga.tables import instance_table
 from services.contracts import Address, OrderLine, OrderPlaced
 from services.orders.saga import OrderSaga
 from services.orders.tables import order, order_line

@@ -22,22 +22,22 @@ from sqlalchemy.orm import Session
 from saga.contracts.events import Event, contract_of, event_name, registered_events
 from saga.contracts.schemas import contracts_of
 from saga.contracts.serde import Serializer
+from saga.contracts.topics import TopicMap
 from saga.definition.participant import Participant
 from saga.definition.saga import Saga, definition_of
-from saga.engine.hosting import SagaVersions, Subscriptions
+from saga.engine.hosting import SagaVersions, Subscriptions, topic_uses
 from saga.engine.instance import HistoryEntry, Instance
 from saga.engine.messages import Message, Operation, new_id
 from saga.errors import DefinitionError, SagaError, SignalRefused, UnknownInstanceError
-from saga.outbox.consuming import DEAD_LETTER_ERROR
+from saga.kafka.admin import create_topics
+from saga.kafka.dead_letters import DEAD_LETTER_ERROR
+from saga.postgres.signals import queue_operation, send_signal
+from saga.postgres.store import DatabaseClock
+from saga.postgres.tables import history_table, instance_table, parked_event_table, upgrade_database
+from saga.runtime.worker import Worker
 from saga.settings import Settings
-from saga.tables import history_table, instance_table, parked_event_table, upgrade_database
 from saga.testing import eventually
 from saga.testing._memory import ParkedEvent
-from saga.worker.operations import queue_operation
-from saga.worker.signals import send_signal
-from saga.worker.store import DatabaseClock
-from saga.worker.topics import TopicMap, create_topics, topic_uses
-from saga.worker.worker import Worker
 
 
 def serializer() -> Serializer:

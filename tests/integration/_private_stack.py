@@ -14,9 +14,9 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy.engine import make_url
 
+from saga.postgres.tables import upgrade_database
 from saga.settings import Settings
 from saga.stack import FREEZABLE_BROKER, NativeStack
-from saga.tables import upgrade_database
 
 
 def plain(url: str) -> str:

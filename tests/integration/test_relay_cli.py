@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from saga.tables import upgrade_database
+from saga.postgres.tables import upgrade_database
 from tests._saga_cli import (
     assert_sigterm_exits_0,
     env_with_endpoints,

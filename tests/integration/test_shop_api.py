@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from saga.tables import upgrade_database
+from saga.postgres.tables import upgrade_database
 from saga.testing import eventually
 from services.common import upgrade
 from services.demo.processes import free_port

@@ -15,8 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect
 
-from saga.tables import metadata as framework_metadata
-from saga.tables import upgrade_database
+from saga.postgres.tables import metadata as framework_metadata
+from saga.postgres.tables import upgrade_database
 from services.common import SERVICES, alembic_config, version_table
 from tests._saga_cli import ROOT
 

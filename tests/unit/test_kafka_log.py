@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
-from saga._kafka_log import kafka_logger
+from saga.kafka.log import kafka_logger
 
 
 def test_a_repeated_line_is_let_through_once_and_counted(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("saga._kafka_log.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("saga.kafka.log.time.monotonic", lambda: clock[0])
     logger = kafka_logger()
     with caplog.at_level(logging.INFO, logger="saga.kafka"):
         for delay in (0, 3, 5):  # the same failure from two clients, with changing numbers

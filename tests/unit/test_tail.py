@@ -17,12 +17,12 @@ from confluent_kafka import KafkaError, TopicPartition
 from rich.console import Console
 
 from saga.cli._tail_decode import RecordDecoder
-from saga.cli._tail_kafka import Span, Start, choose_topics, read, start_offset
 from saga.cli._tail_records import TailFilter, TailRecord, parse_header, parse_moment
 from saga.cli._tail_view import render
 from saga.contracts.envelope import Envelope
 from saga.contracts.serde import Serializer
 from saga.errors import ConfigError, TransportError
+from saga.kafka.reader import Span, Start, choose_topics, read, start_offset
 from saga.settings import Settings
 from tests._samples import AVRO, order_placed
 

@@ -22,8 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from saga.contracts.serde import Decoded
-from saga.outbox.inbox import InboxConsumer, consumer_config
-from saga.outbox.relay import Relay
+from saga.relay.relay import Relay
+from saga.runtime.inbox_consumer import InboxConsumer, consumer_config
 from tests.integration.outbox._support import Ticked, engine_for, serializer
 
 EFFECT_DDL = (

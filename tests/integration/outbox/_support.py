@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from saga.contracts.envelope import Envelope
 from saga.contracts.events import AvroLong, Event
 from saga.contracts.serde import Serializer
-from saga.outbox.writer import Outbox, OutboxEntry
+from saga.postgres.outbox import Outbox, OutboxEntry
 from saga.settings import Settings
 from saga.testing import eventually
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from saga.outbox.relay import Relay
-from saga.tables import upgrade_database
+from saga.postgres.tables import upgrade_database
+from saga.relay.relay import Relay
 from tests.integration.outbox._procs import Procs, processes
 from tests.integration.outbox._support import engine_for
 

@@ -10,14 +10,9 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 
-from saga.outbox.admin import (
-    cleanup_inbox,
-    cleanup_outbox,
-    discard_parked,
-    outbox_lag,
-    requeue_parked,
-)
-from saga.tables import inbox_table
+from saga.postgres.inbox import cleanup_inbox
+from saga.postgres.maintenance import cleanup_outbox, discard_parked, outbox_lag, requeue_parked
+from saga.postgres.tables import inbox_table
 from tests.integration.outbox._support import KeyWriter, outbox_counts
 
 pytestmark = pytest.mark.integration

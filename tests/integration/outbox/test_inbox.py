@@ -19,17 +19,14 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from saga import _telemetry, errors
+from saga import errors
 from saga.contracts.envelope import Envelope, Headers
 from saga.contracts.serde import Decoded
 from saga.errors import ContractError, RegistryUnavailable
-from saga.outbox.inbox import (
-    _CLEANUP_CHUNK,
-    _CLEANUP_ROUNDS,
-    InboxConsumer,
-    consumer_config,
-    dead_letter_id,
-)
+from saga.kafka.dead_letters import dead_letter_id
+from saga.observability import tracing as _telemetry
+from saga.runtime.inbox_consumer import InboxConsumer, consumer_config
+from saga.runtime.loop import _CLEANUP_CHUNK, _CLEANUP_ROUNDS
 from saga.testing import eventually
 from tests.integration._kafka import new_topic, read_committed_messages
 from tests.integration.outbox._apps import EFFECT_DDL, apply_tick
@@ -276,7 +273,7 @@ def test_a_poison_event_is_dead_lettered_and_the_partition_goes_on(
     make_loop: Callable[..., InboxConsumer],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="saga.outbox.inbox")
+    caplog.set_level(logging.INFO, logger="saga.inbox")
     sent = good(kafka_bootstrap, kafka_topic, "order-1", range(6))
     good(kafka_bootstrap, kafka_topic, "order-2", range(3), partition=1)
     poison = sent[3]

@@ -6,7 +6,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from saga.tables import OUTBOX_LANES, create_tables, metadata, upgrade_database
+from saga.postgres.tables import OUTBOX_LANES, create_tables, metadata, upgrade_database
 from tests.integration.outbox._support import engine_for, pg
 
 pytestmark = pytest.mark.integration
@@ -32,4 +32,4 @@ def test_create_all_and_the_migration_install_the_notify_trigger(fresh_database_
             "AND NOT tgisinternal"
         ).fetchall()
     assert triggers == [("saga_outbox_notify",)]
-    assert OUTBOX_LANES == 8  # the lane count is part of the schema (see saga.tables)
+    assert OUTBOX_LANES == 8  # the lane count is part of the schema (see saga.postgres.tables)

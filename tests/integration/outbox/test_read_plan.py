@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from saga.outbox import _store as store
+from saga.postgres import relay_store as store
 from tests.integration.outbox._support import plain
 
 pytestmark = pytest.mark.integration

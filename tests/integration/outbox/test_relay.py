@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from saga.outbox._lane import LaneOutcome, LaneProducer
-from saga.outbox._store import PendingRow
-from saga.outbox.admin import discard_parked, outbox_lag
-from saga.outbox.relay import Relay
+from saga.postgres.maintenance import discard_parked, outbox_lag
+from saga.postgres.relay_store import PendingRow
+from saga.relay._lane import LaneOutcome, LaneProducer
+from saga.relay.relay import Relay
 from saga.testing import eventually
 from tests.integration._kafka import read_committed_messages
 from tests.integration.outbox._support import (

@@ -22,11 +22,11 @@ from sqlalchemy import create_engine, text
 
 from saga.contracts.events import Event, contract_of, event_name, registered_events
 from saga.contracts.serde import Serializer
+from saga.contracts.topics import TopicMap
 from saga.definition.model import SagaDefinition
 from saga.engine.messages import Message
+from saga.postgres.tables import upgrade_database
 from saga.settings import Settings
-from saga.tables import upgrade_database
-from saga.worker.topics import TopicMap
 from tests.integration._kafka import read_committed_messages
 from tests.integration.worker.app import EFFECT_DDL
 

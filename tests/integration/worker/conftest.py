@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from saga.engine.hosting import Subscriptions
+from saga.contracts.topics import TopicMap
+from saga.engine.hosting import Subscriptions, topic_uses
+from saga.kafka.admin import create_topics
 from saga.testing import eventually
-from saga.worker.topics import TopicMap, create_topics, topic_uses
 from tests._saga_cli import saga_executable
 from tests.contract.shop import placed
 from tests.integration.worker import app

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from saga.engine.instance import Deadline, HistoryEntry, Instance, Status, StepRun
-from saga.tables import upgrade_database
-from saga.worker.worker import describe
+from saga.postgres.tables import upgrade_database
+from saga.runtime.worker import describe
 from tests._saga_cli import env_with_endpoints, run_saga
 from tests.contract.shop import OrderSaga
 

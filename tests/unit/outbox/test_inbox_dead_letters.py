@@ -7,15 +7,15 @@ from uuid import UUID
 import pytest
 
 from saga.errors import DecodeError, EncodeError
-from saga.outbox.inbox import (
+from saga.kafka.dead_letters import (
     DEAD_LETTER_ERROR,
     DEAD_LETTER_GROUP,
     DEAD_LETTER_SOURCE,
     dead_letter_headers,
     dead_letter_id,
 )
-from saga.outbox.writer import outbox_row
-from saga.tables import lane_of
+from saga.postgres.outbox import outbox_row
+from saga.postgres.tables import lane_of
 
 
 def error_header(error: BaseException) -> bytes | None:

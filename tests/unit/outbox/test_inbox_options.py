@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from saga.errors import ConfigError
-from saga.outbox.inbox import InboxConsumer
+from saga.runtime.inbox_consumer import InboxConsumer
 from tests.integration.outbox._support import serializer
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from saga.outbox.inbox import InboxConsumer
+from saga.runtime.inbox_consumer import InboxConsumer
 from tests.integration.outbox._support import serializer
 
 PASSWORD = "s3cr%t@pw"
@@ -39,7 +39,7 @@ def test_the_outage_warning_masks_the_password(caplog: pytest.LogCaptureFixture)
         lambda session, decoded: None,
         retention=None,
     )
-    with caplog.at_level(logging.WARNING, logger="saga.outbox.inbox"):
+    with caplog.at_level(logging.WARNING, logger="saga.inbox"):
         consumer.run(stop)
     [warning] = [r.getMessage() for r in caplog.records if "away" in r.getMessage()]
     assert "database away" in warning

@@ -6,7 +6,7 @@ import pytest
 
 from saga.contracts.envelope import Envelope
 from saga.errors import ConfigError, EncodeError
-from saga.outbox.writer import Outbox, OutboxEntry
+from saga.postgres.outbox import Outbox, OutboxEntry
 from tests.integration.outbox._support import Ticked, serializer
 
 

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saga.errors import TransportError
-from saga.outbox._progress import decode_ids, encode_ids
-from saga.tables import OUTBOX_LANES, lane_of
+from saga.postgres.tables import OUTBOX_LANES, lane_of
+from saga.relay._progress import decode_ids, encode_ids
 
 ids = st.lists(st.integers(min_value=1, max_value=2**62), max_size=3000, unique=True).map(sorted)
 

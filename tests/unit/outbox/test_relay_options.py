@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from saga.errors import ConfigError
-from saga.outbox.relay import Relay
+from saga.relay.relay import Relay
 
 
 def test_a_relay_on_a_malformed_url_names_the_fix_without_the_password() -> None:

@@ -1,0 +1,1 @@
+"""The relay: committed outbox rows to Kafka, exactly once, in per-key order."""
