@@ -38,7 +38,9 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, Producer
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
+
+from saga.postgres import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,7 +58,7 @@ PREFIX = "bench-"
 
 
 def engine_for(url: str) -> Any:
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=12)
+    return connect.engine_for(url, pool_size=12)
 
 
 @contextmanager

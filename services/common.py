@@ -20,6 +20,7 @@ from uuid import UUID
 from sqlalchemy import Column, DateTime, Index, MetaData, Table, Text, Uuid, func, insert
 
 from saga import Context
+from saga.postgres.connect import engine_for
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -85,7 +86,6 @@ def run_migrations(service: str, metadata: MetaData) -> None:
     ``SAGA_DATABASE_URL`` (the same variable the service's worker reads).
     """
     from alembic import context
-    from sqlalchemy import create_engine
 
     from saga.settings import Settings
 
@@ -103,7 +103,7 @@ def run_migrations(service: str, metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(url)
     try:
         with engine.connect() as conn:
             context.configure(connection=conn, **options)

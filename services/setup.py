@@ -23,7 +23,7 @@ import psycopg
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from psycopg import sql
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from saga.contracts.topics import TopicMap
 from saga.engine.hosting import Subscriptions, topic_uses
 from saga.errors import TransportError
 from saga.kafka.admin import create_topics, existing_topics
+from saga.postgres.connect import engine_for
 from saga.postgres.tables import upgrade_database
 from saga.settings import redact_error
 from saga.stack import Endpoints, resolve_endpoints
@@ -142,7 +143,7 @@ def drop_topics(endpoints: Endpoints, *, prefix: str = "", names: Sequence[str] 
 
 def stock_up(inventory_url: str) -> bool:
     """The warehouse's first delivery, when it holds nothing yet; True when it came."""
-    engine = create_engine(inventory_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(inventory_url)
     try:
         with Session(engine) as session, session.begin():
             if session.scalar(select(func.count()).select_from(stock)):

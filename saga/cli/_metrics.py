@@ -17,6 +17,7 @@ import typer
 
 from saga.errors import ConfigError
 from saga.observability import metrics as _metrics
+from saga.postgres.connect import engine_for
 
 __all__ = ["METRICS_PORT", "serve_metrics"]
 
@@ -72,14 +73,11 @@ def serve_metrics(port: int | None, service: str, database_url: str) -> Callable
 
 def _outbox_gauges(database_url: str, observation: Any) -> Any:
     """Observable gauges of the outbox, read when scraped; returns the engine they use."""
-    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
     from saga.postgres.maintenance import Lag, outbox_lag
 
-    engine = create_engine(
-        database_url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool
-    )
+    engine = engine_for(database_url, poolclass=NullPool)
     cache: dict[str, Any] = {"at": 0.0, "lag": None}
 
     def current() -> Lag | None:

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from saga.cli._db import database_errors
@@ -46,6 +46,7 @@ from saga.operators.sagas import (
     list_instances,
     show_instance,
 )
+from saga.postgres.connect import engine_for
 from saga.settings import Settings
 
 sagas_app = typer.Typer(
@@ -77,7 +78,7 @@ def database() -> Iterator[Engine]:
     """An engine on the workers' database; unreachable or unprepared: one line."""
     url = database_url(Settings())
     with database_errors(url):
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        engine = engine_for(url)
         try:
             yield engine
         finally:

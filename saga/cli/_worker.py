@@ -18,6 +18,7 @@ from saga.cli._logs import LOG_FORMAT, configure_logging
 from saga.cli._metrics import METRICS_PORT, serve_metrics
 from saga.cli._telemetry import configure_tracing
 from saga.errors import ConfigError
+from saga.postgres.connect import engine_for
 from saga.settings import Settings
 
 out = Console(soft_wrap=True, highlight=False)
@@ -189,7 +190,6 @@ def send(
     data: Annotated[str | None, typer.Option(help="JSON object handed to the transition")] = None,
 ) -> None:
     """Send a signal to a saga instance; a worker hosting the saga applies it."""
-    from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
     from saga.postgres.signals import send_signal
@@ -205,7 +205,7 @@ def send(
             raise ConfigError('--data must be a JSON object, e.g. \'{"reason": "fraud"}\'')
     url = resolve_endpoints(Settings()).database_url
     with database_errors(url):
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        engine = engine_for(url)
         try:
             with Session(engine) as session, session.begin():
                 signal_id = send_signal(session, saga, instance_id, name, data=payload)

@@ -52,6 +52,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from saga.postgres.connect import psycopg_url
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -259,7 +261,7 @@ def lane_of(key: bytes) -> int:
 
 
 def _engine_url(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return psycopg_url(url)
 
 
 def create_tables(url: str) -> None:

@@ -54,7 +54,6 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import KafkaException
-from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -64,6 +63,7 @@ from saga.errors import ConfigError, TransportError
 from saga.kafka.log import kafka_logger
 from saga.observability import metrics as _metrics
 from saga.postgres import relay_store as store
+from saga.postgres.connect import engine_for
 from saga.postgres.maintenance import Lag, cleanup_outbox, outbox_lag
 from saga.postgres.tables import OUTBOX_CHANNEL, OUTBOX_LANES
 from saga.relay._lane import BatchResult, LaneOutcome, LaneProducer
@@ -124,9 +124,7 @@ class Relay:
         self.progress_topic = f"saga-relay.{self.name}.progress"
         self._url = _plain_url(database_url)
         # Lag and retention: rare, off the hot path, through the admin functions.
-        self._admin = create_engine(
-            self._url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool
-        )
+        self._admin = engine_for(self._url, poolclass=NullPool)
         settings = settings or Settings()
         self._secrets = (database_url, *settings.secret_values())  # masked in warnings
         self._kafka: dict[str, Any] = {

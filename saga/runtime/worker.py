@@ -36,7 +36,7 @@ from datetime import timedelta
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import sessionmaker
@@ -58,6 +58,7 @@ from saga.kafka.records import consumer_config
 from saga.observability import metrics as _metrics
 from saga.observability.observer import observer
 from saga.observability.runtime import firing, measure_delays
+from saga.postgres.connect import engine_for
 from saga.postgres.store import DatabaseClock, PgStore
 from saga.postgres.tables import definition_table
 from saga.relay.relay import Relay
@@ -139,8 +140,8 @@ class Worker:
         self._consumer_options = dict(consumer_options or {})
         self._with_relay = relay
         self._secrets = (self.database_url, *self.settings.secret_values())
-        self._engine = create_engine(
-            self.database_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        self._engine = engine_for(
+            self.database_url,
             pool_pre_ping=True,
         )
         self.store = PgStore(

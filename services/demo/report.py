@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from saga.postgres.connect import engine_for
 from services.common import SERVICES
 from services.demo.plan import OUTCOMES, Plan
 from services.orders.saga import OrderSaga
@@ -106,7 +107,7 @@ def outcome_of(status: str | None, failure: str | None) -> str:
 
 
 def _engine(url: str) -> Any:
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    return engine_for(url)
 
 
 def rows(url: str, sql: str, **params: Any) -> list[Any]:

@@ -33,7 +33,7 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
-from sqlalchemy import Engine, create_engine, func, select, text, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
@@ -45,6 +45,7 @@ from starlette.routing import Route
 
 from saga import Outbox, SagaError, Serializer, Settings, TopicMap, send_signal
 from saga.errors import SignalRefused, UnknownInstanceError
+from saga.postgres.connect import engine_for
 from saga.postgres.tables import instance_table
 from saga.settings import redact_error, redact_url
 from services.contracts import Address, OrderLine, OrderPlaced
@@ -283,9 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    engine = create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=10, max_overflow=10
-    )
+    engine = engine_for(url, pool_size=10, max_overflow=10)
     try:
         problem = missing_tables(engine)
     except OperationalError as exc:

@@ -31,6 +31,7 @@ from saga.engine.messages import Message, Operation, new_id
 from saga.errors import DefinitionError, SagaError, SignalRefused, UnknownInstanceError
 from saga.kafka.admin import create_topics
 from saga.kafka.dead_letters import DEAD_LETTER_ERROR
+from saga.postgres.connect import psycopg_url
 from saga.postgres.signals import queue_operation, send_signal
 from saga.postgres.store import DatabaseClock
 from saga.postgres.tables import history_table, instance_table, parked_event_table, upgrade_database
@@ -58,7 +59,7 @@ class DurableRuntime:
         kafka_bootstrap: str,
     ) -> None:
         upgrade_database(database_url)
-        self.url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        self.url = psycopg_url(database_url)
         self.engine = create_engine(self.url)
         self.bootstrap = kafka_bootstrap
         self.topics = TopicMap(prefix=f"c{uuid.uuid4().hex[:10]}.")

@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect
 
+from saga.postgres.connect import engine_for
 from saga.postgres.tables import metadata as framework_metadata
 from saga.postgres.tables import upgrade_database
 from services.common import SERVICES, alembic_config, version_table
@@ -37,7 +38,7 @@ def alembic(service: str, url: str, *args: str) -> subprocess.CompletedProcess[s
 
 
 def diff(url: str, service: str, metadata: MetaData) -> list[object]:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(url)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(

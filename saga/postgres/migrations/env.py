@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from saga.postgres.connect import psycopg_url
 from saga.postgres.tables import metadata
 from saga.settings import Settings
 
@@ -20,7 +21,7 @@ def _url() -> str:
         "url"
     )
     url = str(given) if given else Settings().require_database_url()
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return psycopg_url(url)
 
 
 def run_offline() -> None:

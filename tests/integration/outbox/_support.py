@@ -14,13 +14,13 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from saga.contracts.envelope import Envelope
 from saga.contracts.events import AvroLong, Event
 from saga.contracts.serde import Serializer
+from saga.postgres.connect import engine_for  # noqa: F401  (the tests import it from here)
 from saga.postgres.outbox import Outbox, OutboxEntry
 from saga.settings import Settings
 from saga.testing import eventually
@@ -37,10 +37,6 @@ class Ticked(Event, name="test.outbox.Ticked", schema=SCHEMA):
 
 def serializer() -> Serializer:
     return Serializer(Settings(schema_dir=AVRO))
-
-
-def engine_for(url: str) -> Engine:
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
 
 
 def plain(url: str) -> str:

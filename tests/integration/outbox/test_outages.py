@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
+from saga.postgres.connect import engine_for
 from saga.testing import eventually
 from tests._saga_cli import (
     assert_sigterm_exits_0,
@@ -58,9 +58,7 @@ class Scene:
         self.topic = stack.new_topic()
         with pg(self.url) as conn:
             conn.execute(EFFECT_DDL)
-        self.engine: Engine = create_engine(
-            self.url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True
-        )
+        self.engine: Engine = engine_for(self.url, pool_pre_ping=True)
         self.writer = KeyWriter(self.engine, self.topic, pad=100)
         self.writers = [
             SteadyWriter(
@@ -224,7 +222,7 @@ def test_relay_started_while_the_broker_is_down_publishes_once_it_is_back(
 ) -> None:
     url = private_stack.new_database()
     topic = private_stack.new_topic()
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(url)
     writer = KeyWriter(engine, topic, pad=20)
     for i in range(20):
         writer.write([f"k{i % 4}", f"k{(i + 1) % 4}"])

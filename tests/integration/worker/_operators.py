@@ -7,9 +7,10 @@ import json
 import subprocess
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from saga.engine.messages import Message
+from saga.postgres.connect import engine_for
 from saga.testing import eventually
 from tests._saga_cli import run_saga
 from tests.contract.shop import placed
@@ -102,7 +103,7 @@ def publish(scene: Scene, message: Message) -> None:
 
 def repair(scene: Scene, order_id: str) -> None:
     """The shipping service's bug for ``order_id`` is fixed (see the test app)."""
-    engine = create_engine(scene.url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(scene.url)
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -125,7 +126,7 @@ def effects(scene: Scene, kind: str, order_id: str) -> int:
 
 
 def execute(scene: Scene, sql: str, **params: object) -> None:
-    engine = create_engine(scene.url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(scene.url)
     try:
         with engine.begin() as conn:
             conn.execute(text(sql), params)

@@ -18,13 +18,14 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from saga.contracts.events import Event, contract_of, event_name, registered_events
 from saga.contracts.serde import Serializer
 from saga.contracts.topics import TopicMap
 from saga.definition.model import SagaDefinition
 from saga.engine.messages import Message
+from saga.postgres.connect import engine_for
 from saga.postgres.tables import upgrade_database
 from saga.settings import Settings
 from tests.integration._kafka import read_committed_messages
@@ -48,7 +49,7 @@ def write_contracts(folder: Path) -> Path:
 
 def prepare_database(url: str) -> None:
     upgrade_database(url)
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(url)
     try:
         with engine.begin() as conn:
             conn.execute(text(EFFECT_DDL))
@@ -94,7 +95,7 @@ class Orders:
 
 
 def query(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(url)
     try:
         with engine.connect() as conn:
             return [tuple(r) for r in conn.execute(text(sql), params).all()]

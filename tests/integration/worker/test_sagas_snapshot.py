@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from saga.engine.instance import Deadline, HistoryEntry, Instance, Status, StepRun
+from saga.postgres.connect import engine_for
 from saga.postgres.tables import upgrade_database
 from saga.runtime.worker import describe
 from tests._saga_cli import env_with_endpoints, run_saga
@@ -112,7 +113,7 @@ def _history(now: datetime) -> list[HistoryEntry]:
 def _write(url: str) -> None:
     """Five instances, with times relative to the database's clock."""
     upgrade_database(url)
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = engine_for(url)
     try:
         with engine.begin() as conn:
             now: datetime = conn.execute(text("SELECT now()")).scalar_one()
