@@ -77,13 +77,13 @@ from saga.errors import StackError as StackError
 from saga.errors import TransportError as TransportError
 from saga.errors import UnknownInstanceError as UnknownInstanceError
 from saga.errors import UnknownSchemaError as UnknownSchemaError
+from saga.operators.outbox import discard_refused as discard_refused
+from saga.operators.outbox import requeue_refused as requeue_refused
 from saga.postgres.inbox import Inbox as Inbox
 from saga.postgres.inbox import cleanup_inbox as cleanup_inbox
 from saga.postgres.maintenance import Lag as Lag
 from saga.postgres.maintenance import cleanup_outbox as cleanup_outbox
-from saga.postgres.maintenance import discard_parked as discard_parked
 from saga.postgres.maintenance import outbox_lag as outbox_lag
-from saga.postgres.maintenance import requeue_parked as requeue_parked
 from saga.postgres.outbox import Outbox as Outbox
 from saga.postgres.outbox import OutboxEntry as OutboxEntry
 from saga.postgres.signals import send_signal as send_signal

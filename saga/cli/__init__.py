@@ -8,9 +8,11 @@ import typer
 from rich.console import Console
 
 from saga.cli._db import db_app
+from saga.cli._dead_letters import dead_letters_app
 from saga.cli._demo import demo
 from saga.cli._diagram import choreography, diagram
-from saga.cli._parked import dead_letters_app, parked_app
+from saga.cli._orphans import orphans_app
+from saga.cli._outbox import outbox_app
 from saga.cli._relay import relay
 from saga.cli._sagas import sagas_app
 from saga.cli._schemas import schemas_app
@@ -37,8 +39,9 @@ app.add_typer(topics_app, name="topics")
 app.command("signal")(send)
 app.command("tail")(tail)
 app.add_typer(sagas_app, name="sagas")
-app.add_typer(parked_app, name="parked")
+app.add_typer(orphans_app, name="orphans")
 app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(outbox_app, name="outbox")
 app.command("demo")(demo)
 app.command("soak")(soak)
 

@@ -2,7 +2,7 @@
 
 ``saga worker … --metrics-port 9464`` installs the OpenTelemetry SDK's meter provider with
 its Prometheus reader and serves ``http://HOST:9464/metrics``; the instruments are in
-:mod:`saga.observability.metrics`. The outbox's backlog, oldest unpublished age and parked rows are
+:mod:`saga.observability.metrics`. The outbox's backlog, oldest unpublished age and refused rows are
 read from the database when scraped (one small query per scrape).
 """
 
@@ -113,8 +113,8 @@ def _outbox_gauges(database_url: str, observation: Any) -> Any:
         description="Age of the oldest unpublished outbox row",
     )
     meter.create_observable_gauge(
-        "saga.outbox.parked",
-        [gauge(lambda lag: lag.parked)],
+        "saga.outbox.refused",
+        [gauge(lambda lag: lag.refused)],
         unit="{row}",
         description="Outbox rows Kafka refused for good",
     )

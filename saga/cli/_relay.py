@@ -62,7 +62,7 @@ def relay(
                 runner.close()
             out.print(
                 f"backlog {current.backlog} rows, oldest {current.oldest_seconds:.1f}s, "
-                f"parked {current.parked}"
+                f"refused {current.refused}"
             )
             return
         configure_logging(log_format)

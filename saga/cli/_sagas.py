@@ -10,8 +10,7 @@ outcome (``--no-wait`` returns at once).
 from __future__ import annotations
 
 import getpass
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -19,7 +18,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Connection, Engine
-from sqlalchemy.orm import Session
 
 from saga.cli._db import database_errors
 from saga.cli._sagas_view import (
@@ -35,14 +33,13 @@ from saga.cli._sagas_view import (
     shown_view,
 )
 from saga.cli._time import parse_duration
-from saga.engine.instance import HistoryEntry
 from saga.engine.messages import Operation
 from saga.errors import ConfigError
+from saga.operators import commands
 from saga.operators.sagas import (
     ListFilter,
     count_instances,
     find_instance,
-    history_entry,
     list_instances,
     show_instance,
 )
@@ -181,7 +178,8 @@ def stats(
 # -- operations ----------------------------------------------------------------------------
 
 
-def _operator(by: str | None) -> str:
+def operator(by: str | None) -> str:
+    """``--by``, else the OS user: who did it, for the history and the audit table."""
     if by is not None:
         return by
     try:
@@ -204,7 +202,7 @@ def retry(
 ) -> None:
     """Request a failed (or unanswered) step again; a parked instance first goes back to the
     state it was parked in."""
-    _operate(instance_id, "retry", saga, _operator(by), reason, step, wait, timeout)
+    _operate(instance_id, "retry", saga, operator(by), reason, step, wait, timeout)
 
 
 @sagas_app.command()
@@ -217,7 +215,7 @@ def compensate(
     timeout: Annotated[float, _TIMEOUT] = 60.0,
 ) -> None:
     """Force the rollback: every succeeded step is compensated, newest first."""
-    _operate(instance_id, "compensate", saga, _operator(by), reason, None, wait, timeout)
+    _operate(instance_id, "compensate", saga, operator(by), reason, None, wait, timeout)
 
 
 @sagas_app.command()
@@ -231,7 +229,7 @@ def resume(
 ) -> None:
     """Send a parked instance back to the state it was parked in; it carries on from there
     (the steps of that state that did not succeed are requested again)."""
-    _operate(instance_id, "resume", saga, _operator(by), reason, None, wait, timeout)
+    _operate(instance_id, "resume", saga, operator(by), reason, None, wait, timeout)
 
 
 @sagas_app.command()
@@ -245,17 +243,11 @@ def cancel(
     timeout: Annotated[float, _TIMEOUT] = 60.0,
 ) -> None:
     """Send the saga's cancel signal (or --signal NAME) to an instance, with who and why."""
-    from saga.postgres.signals import send_signal
-
-    who = _operator(by)
+    who = operator(by)
     _check_wait(timeout)
     with database() as engine:
-        with engine.connect() as conn:
-            name = find_instance(conn, instance_id, saga)
-        with Session(engine) as session, session.begin():
-            sent = send_signal(session, name, instance_id, signal, by=who, reason=reason)
-        what = f"signal {signal} to {name} {instance_id}"
-        _outcome(engine, name, instance_id, sent, what, wait, timeout)
+        sent = commands.signal(engine, instance_id, signal, by=who, reason=reason, saga=saga)
+        report(engine, sent, wait, timeout)
 
 
 def _operate(
@@ -268,18 +260,12 @@ def _operate(
     wait: bool,
     timeout: float,
 ) -> None:
-    from saga.postgres.signals import queue_operation
-
     _check_wait(timeout)
     with database() as engine:
-        with engine.connect() as conn:
-            name = find_instance(conn, instance_id, saga)
-        with Session(engine) as session, session.begin():
-            sent = queue_operation(
-                session, name, instance_id, operation, by=by, reason=reason, step=step
-            )
-        what = f"{operation} of {name} {instance_id}"
-        _outcome(engine, name, instance_id, sent, what, wait, timeout)
+        sent = commands.request(
+            engine, instance_id, operation, by=by, reason=reason, saga=saga, step=step
+        )
+        report(engine, sent, wait, timeout)
 
 
 def _check_wait(timeout: float) -> None:
@@ -287,58 +273,28 @@ def _check_wait(timeout: float) -> None:
         raise ConfigError(f"--timeout {timeout:g}: give a number of seconds above 0")
 
 
-def _outcome(
-    engine: Engine,
-    saga: str,
-    instance_id: str,
-    sent: str,
-    what: str,
-    wait: bool,
-    timeout: float,
-) -> None:
-    """Wait for the history entry of ``sent`` and print it; exit 1 when no worker applied it
+def report(engine: Engine, sent: commands.Sent, wait: bool, timeout: float) -> None:
+    """Wait for the command's history entry and print it; exit 1 when no worker applied it
     in time, the worker recorded it as ignored, or the instance parked on the way."""
-    out = lines()
+    what = escape(sent.what)
     if not wait:
-        out.print(f"queued {escape(what)} (id {sent}); a worker hosting {escape(saga)} applies it")
+        lines().print(
+            f"queued {what} (id {sent.command_id}); a worker hosting {escape(sent.saga)} applies it"
+        )
         return
-    entry = _poll(lambda: _entry(engine, saga, instance_id, sent), timeout)
-    if entry is None:
+    done = commands.wait(engine, sent, timeout)
+    summary = escape(safe(done.summary))
+    if done.status == "pending":
         _err.print(
-            f"[red]error:[/] no worker applied {escape(what)} within {timeout:g}s; it stays "
-            f"queued (id {sent}): start a worker that hosts saga {escape(saga)}"
+            f"[red]error:[/] no worker applied {what} within {timeout:g}s; it stays "
+            f"queued (id {sent.command_id}): start a worker that hosts saga {escape(sent.saga)}"
         )
         raise typer.Exit(1)
-    summary = _summary(entry)
-    if entry.note.startswith("ignored:"):
-        _err.print(f"[red]error:[/] {escape(what)} was not applied: {escape(safe(entry.note))}")
+    if done.status == "ignored":
+        assert done.entry is not None
+        _err.print(f"[red]error:[/] {what} was not applied: {escape(safe(done.entry.note))}")
         raise typer.Exit(1)
-    if "parked:" in entry.note:  # applied, but the instance parked (again) on the way
-        _err.print(f"[red]error:[/] {escape(what)} parked the instance: {escape(summary)}")
+    if done.status == "parked":
+        _err.print(f"[red]error:[/] {what} parked the instance: {summary}")
         raise typer.Exit(1)
-    out.print(f"{escape(what)} applied: {escape(summary)}")
-
-
-def _entry(engine: Engine, saga: str, instance_id: str, sent: str) -> HistoryEntry | None:
-    with engine.connect() as conn:
-        return history_entry(conn, saga, instance_id, sent)
-
-
-def _poll(
-    probe: Callable[[], HistoryEntry | None], timeout: float, interval: float = 0.2
-) -> HistoryEntry | None:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found is not None or time.monotonic() >= deadline:
-            return found
-        time.sleep(interval)
-
-
-def _summary(entry: HistoryEntry) -> str:
-    parts = [f"{entry.from_state} → {entry.to_state} (history #{entry.seq})"]
-    if entry.emitted:
-        parts.append("emitted " + ", ".join(kind.rsplit(".", 1)[-1] for kind, _ in entry.emitted))
-    if entry.note:
-        parts.append(entry.note)
-    return safe("; ".join(parts))
+    lines().print(f"{what} applied: {summary}")

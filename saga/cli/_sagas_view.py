@@ -132,7 +132,7 @@ def shown_json(shown: Shown, names: Sequence[str]) -> dict[str, Any]:
         "created_at": shown.created_at.isoformat(),
         "updated_at": shown.updated_at.isoformat(),
         "waiting": [w.to_json() for w in shown.waiting],
-        "parked_events": shown.parked_events,
+        "orphans": shown.orphans,
         "history": [e.to_json() for e in shown.history],
     }
 
@@ -180,12 +180,12 @@ def shown_view(shown: Shown, names: Sequence[str], width: int) -> Group:
             why = f": {waiting.reason}" if waiting.reason else ""
             queued = f"queued {waiting.kind} {waiting.name}{who}{why} ({_time(waiting.sent_at)})"
             parts.append(labelled("", Text(safe(queued), style="yellow"), width, 0, 0))
-    if shown.parked_events:
-        parked = (
-            f"{shown.parked_events} event(s) parked for this instance: "
-            f"`saga parked list --saga {instance.saga}`"
+    if shown.orphans:
+        kept = (
+            f"{shown.orphans} orphan event(s) kept for this instance: "
+            f"`saga orphans list --saga {instance.saga}`"
         )
-        parts.append(labelled("", Text(safe(parked), style="yellow"), width, 0, 0))
+        parts.append(labelled("", Text(safe(kept), style="yellow"), width, 0, 0))
     parts.extend([Text(), timeline(shown.history, width)])
     return Group(*parts)
 

@@ -58,8 +58,8 @@ def compile_saga(
     signals = {n: v for n, v in members.items() if isinstance(v, Signal)}
     transitions = [v for v in members.values() if isinstance(v, Transition)]
 
-    if orphans not in ("ignore", "error", "park"):
-        problems.add(f"orphans={orphans!r} is not a policy: use 'park', 'ignore' or 'error'")
+    if orphans not in ("ignore", "error", "keep"):
+        problems.add(f"orphans={orphans!r} is not a policy: use 'keep', 'ignore' or 'error'")
     if compensation_timeout <= timedelta(0):
         problems.add("compensation_timeout must be positive")
     if COMPENSATING in members:

@@ -14,7 +14,7 @@ from saga.contracts.events import Event, event_name
 
 StepKind = Literal["compensatable", "pivot", "retriable"]
 Outcome = Literal["completed", "compensated", "failed"]
-OrphanPolicy = Literal["ignore", "error", "park"]
+OrphanPolicy = Literal["ignore", "error", "keep"]
 
 #: The built-in state a saga waits in while steps still in flight answer after a failure.
 COMPENSATING = "compensating"

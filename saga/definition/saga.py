@@ -26,9 +26,9 @@ class Saga(Generic[D]):
     Class keywords: ``name`` (stable type name, default the class name), ``correlation``
     (the event field holding the instance id: one name for every event, or a mapping per
     event class; default the envelope's correlation id), ``orphans`` (events for no
-    instance: ``"park"`` (default), ``"ignore"`` or ``"error"``), ``compensation_timeout``
-    (how long to wait for steps still in flight after a failure before parking) and
-    ``version`` (stored on each instance).
+    instance yet: ``"keep"`` them until it exists (default), ``"ignore"`` or ``"error"``),
+    ``compensation_timeout`` (how long to wait for steps still in flight after a failure
+    before parking) and ``version`` (stored on each instance).
     """
 
     __saga__: ClassVar[SagaDefinition]
@@ -38,7 +38,7 @@ class Saga(Generic[D]):
         *,
         name: str | None = None,
         correlation: str | Mapping[type[Event], str] | None = None,
-        orphans: OrphanPolicy = "park",
+        orphans: OrphanPolicy = "keep",
         compensation_timeout: timedelta = timedelta(hours=1),
         version: int = 1,
     ) -> None:

@@ -70,12 +70,12 @@ class UnitOfWork(Protocol):
         the unit of work commits, and back for another taker if it rolls back."""
         ...
 
-    def park_event(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
+    def keep_orphan(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
         """Keep an event no instance wanted, with the reason, until its instance exists."""
         ...
 
-    def take_parked(self, saga: str, instance_id: str) -> list[Message]:
-        """Remove and return the events parked for an instance, oldest first."""
+    def take_orphans(self, saga: str, instance_id: str) -> list[Message]:
+        """Remove and return the orphan events kept for an instance, oldest first."""
         ...
 
 

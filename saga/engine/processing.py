@@ -43,7 +43,7 @@ class Handled:
     decision: Decision | None = None
     emitted: tuple[Message, ...] = ()
     replayed: tuple[Message, ...] = ()
-    """Events parked before this input created their instance, applied after it."""
+    """Orphan events kept before this input created their instance, applied after it."""
     started: bool = False  # this input created the instance
     ended: Status | None = None  # the final status the instance reached with this input
 
@@ -176,15 +176,15 @@ def _saga_input(
     final = decision.instance
     if instance is None:
         # Choreography gives no order across topics: events that came before the one that
-        # creates the instance were parked; they apply now, after it, in arrival order.
-        for parked in uow.take_parked(definition.name, instance_id):
-            later = decide(definition, final, parked, now, traceparent=traceparent)
+        # creates the instance were kept as orphans; they apply now, after it, in arrival order.
+        for orphan in uow.take_orphans(definition.name, instance_id):
+            later = decide(definition, final, orphan, now, traceparent=traceparent)
             if later.outcome != "applied":
                 continue
             _apply(uow, definition, final, later)
             assert later.instance is not None
             final = later.instance
-            replayed.append(parked)
+            replayed.append(orphan)
             emitted.extend(later.emitted)
     ended = final.status in TERMINAL and (instance is None or instance.status not in TERMINAL)
     return Handled(
@@ -229,11 +229,11 @@ def _orphan(
         f"saga {definition.name}: no instance {instance_id!r} for "
         f"{type(inp.event).__name__} (event id {inp.event_id})"
     )
-    if decision.orphan_policy == "park":
-        uow.park_event(definition.name, instance_id, inp, reason)
+    if decision.orphan_policy == "keep":
+        uow.keep_orphan(definition.name, instance_id, inp, reason)
     elif decision.orphan_policy == "error":
         raise UnknownInstanceError(
-            f"{reason}; the saga declares orphans='error' (use 'park' or 'ignore' to accept it)"
+            f"{reason}; the saga declares orphans='error' (use 'keep' or 'ignore' to accept it)"
         )
 
 

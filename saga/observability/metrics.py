@@ -9,9 +9,9 @@ Prometheus names (the exporter adds the unit and ``_total``): ``saga_sagas_start
 ``saga_sagas_ended_total{saga_name, saga_status}``, ``saga_transitions_total``,
 ``saga_handler_duration_seconds``, ``saga_duration_seconds``,
 ``messaging_client_consumed_messages_total``, ``saga_dead_letters_total``,
-``saga_deadline_delay_seconds``, ``saga_events_parked_total``,
+``saga_deadline_delay_seconds``, ``saga_orphans_kept_total``,
 ``saga_outbox_published_total``, ``saga_outbox_backlog``, ``saga_outbox_oldest_age_seconds``,
-``saga_outbox_parked``.
+``saga_outbox_refused``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ __all__ = [
     "enabled",
     "handler_duration",
     "meter",
-    "parked_events",
+    "orphans_kept",
     "published",
     "saga_duration",
     "sagas_ended",
@@ -77,10 +77,10 @@ deadline_delay = meter.create_histogram(
     description="How late deadlines fire: from their due time to the transaction firing them",
     explicit_bucket_boundaries_advisory=[0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
 )
-parked_events = meter.create_counter(
-    "saga.events.parked",
+orphans_kept = meter.create_counter(
+    "saga.orphans.kept",
     unit="{event}",
-    description="Events parked for an instance that did not exist (yet)",
+    description="Orphan events kept for an instance that did not exist (yet)",
 )
 published = meter.create_counter(
     "saga.outbox.published", unit="{message}", description="Outbox rows the relay published"

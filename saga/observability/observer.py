@@ -119,8 +119,8 @@ def _measure(consumer: SagaVersions | Participant, result: Handled, seconds: flo
         seconds, {"saga.consumer": consumer.name, "saga.consumer.kind": "saga"}
     )
     decision = result.decision
-    if decision is not None and decision.outcome == "orphan" and decision.orphan_policy == "park":
-        _metrics.parked_events.add(1, name)
+    if decision is not None and decision.outcome == "orphan" and decision.orphan_policy == "keep":
+        _metrics.orphans_kept.add(1, name)
     if decision is None or decision.outcome != "applied":
         return
     _metrics.transitions.add(1 + len(result.replayed), name)

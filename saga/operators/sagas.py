@@ -238,8 +238,8 @@ class Shown:
     now: datetime
     history: list[HistoryEntry]
     waiting: list[Waiting] = field(default_factory=list)
-    parked_events: int = 0
-    """Events parked for this instance (they wait for it to exist, or for an operator)."""
+    orphans: int = 0
+    """Orphan events kept for this instance (they wait for it to exist, or an operator)."""
     step_order: list[str] = field(default_factory=list)
     """The saga's steps in declaration order, as the workers registered them (the snapshot
     keeps no order)."""
@@ -295,8 +295,8 @@ def show_instance(conn: Connection, saga: str, instance_id: str) -> Shown:
             key,
         ).all()
     ]
-    parked = conn.execute(
-        text("SELECT count(*) FROM saga_parked_event WHERE consumer = :saga AND instance_id = :id"),
+    orphans = conn.execute(
+        text("SELECT count(*) FROM saga_orphan_event WHERE consumer = :saga AND instance_id = :id"),
         key,
     ).scalar_one()
     instance = Instance.from_json(row[0])
@@ -312,7 +312,7 @@ def show_instance(conn: Connection, saga: str, instance_id: str) -> Shown:
     order = list(
         dict.fromkeys(step for state in states or () for step in (steps or {}).get(state, ()))
     )
-    return Shown(instance, row[1], row[2], row[3], history, waiting, int(parked), order)
+    return Shown(instance, row[1], row[2], row[3], history, waiting, int(orphans), order)
 
 
 def history_entry(

@@ -1,4 +1,4 @@
-"""Operating the outbox and inbox: lag, retention, parked rows.
+"""Watching and trimming the outbox: its lag, and the retention of published rows.
 
 Every function takes the caller's SQLAlchemy ``Connection`` (``engine.begin()``, or
 ``session.connection()``) and never commits: what it changes commits with the caller's
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, select, text, update
 
@@ -17,10 +17,12 @@ from saga.postgres.tables import OUTBOX_CHANNEL, outbox_table
 
 __all__ = [
     "Lag",
+    "RefusedRow",
     "cleanup_outbox",
-    "discard_parked",
+    "discard_refused_rows",
     "outbox_lag",
-    "requeue_parked",
+    "refused_rows",
+    "requeue_refused_rows",
 ]
 
 _o = outbox_table.c
@@ -31,31 +33,31 @@ class Lag:
     """How far behind the relay is."""
 
     backlog: int
-    """Rows committed but not yet published (parked rows not counted)."""
+    """Rows committed but not yet published (refused rows not counted)."""
     oldest_seconds: float
     """Age of the oldest such row; 0 when there is none."""
-    parked: int
+    refused: int
     """Rows that could not be published and wait for an operator."""
 
 
 def outbox_lag(conn: Connection) -> Lag:
-    """Backlog size, oldest unpublished row age and parked count of the outbox."""
-    waiting = _o.parked_at.is_(None)
+    """Backlog size, oldest unpublished row age and refused count of the outbox."""
+    waiting = _o.refused_at.is_(None)
     row = conn.execute(
         select(
             func.count().filter(waiting),
             func.coalesce(
                 func.extract("epoch", func.now() - func.min(_o.created_at).filter(waiting)), 0
             ),
-            func.count().filter(_o.parked_at.is_not(None)),
+            func.count().filter(_o.refused_at.is_not(None)),
         ).where(_o.published_at.is_(None))
     ).one()
-    return Lag(backlog=int(row[0]), oldest_seconds=float(row[1]), parked=int(row[2]))
+    return Lag(backlog=int(row[0]), oldest_seconds=float(row[1]), refused=int(row[2]))
 
 
 def cleanup_outbox(conn: Connection, older_than: timedelta, *, chunk: int = 10_000) -> int:
     """Delete up to ``chunk`` rows published more than ``older_than`` ago; never unpublished
-    or parked ones. Returns how many went."""
+    or refused ones. Returns how many went."""
     old = (
         select(_o.id)
         .where(_o.published_at.is_not(None), _o.published_at < func.now() - older_than)
@@ -65,23 +67,71 @@ def cleanup_outbox(conn: Connection, older_than: timedelta, *, chunk: int = 10_0
     return conn.execute(delete(outbox_table).where(_o.id.in_(old))).rowcount
 
 
-def requeue_parked(conn: Connection, ids: Sequence[int]) -> int:
-    """Give parked rows another try (e.g. after raising the broker's size limit)."""
-    done = conn.execute(
-        update(outbox_table)
-        .where(_o.id.in_(list(ids)), _o.parked_at.is_not(None))
-        .values(parked_at=None, error=None)
-    ).rowcount
+@dataclass(frozen=True, slots=True)
+class RefusedRow:
+    """An outbox row Kafka refused for good, as an operator sees it (not its payload)."""
+
+    id: int
+    topic: str
+    event_type: str
+    event_id: str
+    key_bytes: int
+    value_bytes: int
+    created_at: datetime
+    refused_at: datetime
+    error: str
+
+
+def refused_rows(conn: Connection, *, limit: int = 100) -> list[RefusedRow]:
+    """Rows Kafka refused, oldest first."""
+    rows = conn.execute(
+        select(
+            _o.id,
+            _o.topic,
+            _o.event_type,
+            _o.event_id,
+            func.length(_o.key),
+            func.length(_o.value),
+            _o.created_at,
+            _o.refused_at,
+            func.coalesce(_o.error, ""),
+        )
+        .where(_o.refused_at.is_not(None))
+        .order_by(_o.id)
+        .limit(limit)
+    ).all()
+    return [RefusedRow(r[0], r[1], r[2], str(r[3]), *r[4:]) for r in rows]
+
+
+def requeue_refused_rows(conn: Connection, ids: Sequence[int]) -> list[int]:
+    """Mark refused rows pending again; returns the ids that were refused."""
+    done = (
+        conn.execute(
+            update(outbox_table)
+            .where(_o.id.in_(list(ids)), _o.refused_at.is_not(None))
+            .values(refused_at=None, error=None)
+            .returning(_o.id)
+        )
+        .scalars()
+        .all()
+    )
     if done:
         conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))  # relays wake at commit
-    return done
+    return sorted(done)
 
 
-def discard_parked(conn: Connection, ids: Sequence[int]) -> int:
-    """Delete parked rows for good; the rows of their keys waiting behind them flow again."""
-    done = conn.execute(
-        delete(outbox_table).where(_o.id.in_(list(ids)), _o.parked_at.is_not(None))
-    ).rowcount
+def discard_refused_rows(conn: Connection, ids: Sequence[int]) -> list[int]:
+    """Delete refused rows for good (the rows of their keys waiting behind them flow again);
+    returns the ids that were refused."""
+    done = (
+        conn.execute(
+            delete(outbox_table)
+            .where(_o.id.in_(list(ids)), _o.refused_at.is_not(None))
+            .returning(_o.id)
+        )
+        .scalars()
+        .all()
+    )
     if done:
         conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
-    return done
+    return sorted(done)

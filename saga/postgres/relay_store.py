@@ -1,4 +1,4 @@
-"""The relay's SQL: lane leases, reading pending rows, marking and parking them.
+"""The relay's SQL: lane leases, reading pending rows, marking them published or refused.
 
 psycopg 3 directly (no ORM on the hot path); every function runs one statement on an
 autocommit connection, so each is its own transaction and needs no cleanup after a crash.
@@ -37,18 +37,18 @@ class PendingRow(NamedTuple):
     headers: list[tuple[str, str | bytes | None]]
 
 
-# Rows of a key wait behind a parked row of the same key: publishing them would break the
+# Rows of a key wait behind a refused row of the same key: publishing them would break the
 # key's order. The anti-join is on a partial index that is empty in normal operation.
 # ``skip`` leaves out the rows in flight by id, never by an id range: a row below them whose
 # transaction commits late must come in this read, before any later row of its key.
 _READ = _sql("""
 SELECT o.id, o.lane, o.topic, o.key, o.value, o.header_names, o.header_values
 FROM {outbox} o
-WHERE o.published_at IS NULL AND o.parked_at IS NULL AND o.lane = ANY(%(lanes)s)
+WHERE o.published_at IS NULL AND o.refused_at IS NULL AND o.lane = ANY(%(lanes)s)
   AND o.id <> ALL(%(skip)s::bigint[])
   AND NOT EXISTS (
     SELECT 1 FROM {outbox} p
-    WHERE p.parked_at IS NOT NULL AND p.lane = o.lane AND p.key = o.key AND p.id < o.id
+    WHERE p.refused_at IS NOT NULL AND p.lane = o.lane AND p.key = o.key AND p.id < o.id
   )
 ORDER BY o.id
 LIMIT %(limit)s
@@ -71,7 +71,7 @@ def read_in_id_order(conn: psycopg.Connection) -> None:
 def read_pending(
     conn: psycopg.Connection, lanes: list[int], limit: int, skip: list[int] | None = None
 ) -> list[PendingRow]:
-    """The first ``limit`` committed, unpublished, unparked rows of ``lanes`` in id order,
+    """The first ``limit`` committed, unpublished, unrefused rows of ``lanes`` in id order,
     leaving out the ids in ``skip``.
 
     That is exactly what a read would return once the rows in ``skip`` are published, so a
@@ -108,8 +108,8 @@ def _id_array(ids: list[int]) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
-def park(conn: psycopg.Connection, failures: dict[int, str]) -> None:
-    """Park rows that can never be published, with their error."""
+def refuse(conn: psycopg.Connection, failures: dict[int, str]) -> None:
+    """Mark rows Kafka refused for good (they can never be published), with the error."""
     if not failures:
         return
     ids = list(failures)
@@ -117,7 +117,7 @@ def park(conn: psycopg.Connection, failures: dict[int, str]) -> None:
     conn.execute(
         _sql(
             """
-        UPDATE {outbox} o SET parked_at = now(), error = f.error
+        UPDATE {outbox} o SET refused_at = now(), error = f.error
         FROM unnest(%s::bigint[], %s::text[]) AS f(id, error)
         WHERE o.id = f.id AND o.published_at IS NULL
         """

@@ -5,7 +5,7 @@ participant's handler writes its own rows in). Reads happen as they are asked fo
 where the engine says what it will need (:meth:`PgUnitOfWork.prefetch`, one query for a
 batch's instances); writes are buffered and flushed together just before the commit, one
 statement per table: the instances with their optimistic versions, history, outbox,
-deadlines, parked events. Nothing is written per input on the way.
+deadlines, orphan events. Nothing is written per input on the way.
 
 Inbox claims (``INSERT ... ON CONFLICT DO NOTHING RETURNING``) and due deadlines
 (``FOR UPDATE SKIP LOCKED``) take row locks that a concurrent worker waits on or skips, so two
@@ -43,7 +43,7 @@ from saga.postgres.tables import (
     deadline_table,
     history_table,
     instance_table,
-    parked_event_table,
+    orphan_event_table,
     signal_table,
 )
 
@@ -53,7 +53,7 @@ _INSTANCE = instance_table.name
 _HISTORY = history_table.name
 _DEADLINE = deadline_table.name
 _SIGNAL = signal_table.name
-_PARKED = parked_event_table.name
+_ORPHANS = orphan_event_table.name
 
 
 @dataclass
@@ -147,8 +147,8 @@ class PgUnitOfWork:
         self._encoded: list[dict[str, Any]] = []
         self._schedule: dict[str, Deadline] = {}
         self._cancel: set[str] = set()
-        self._parked: list[tuple[str, str, Message, str]] = []
-        self._has_parked: set[tuple[str, str]] = set()  # found parked events, by prefetch
+        self._orphans: list[tuple[str, str, Message, str]] = []
+        self._has_orphans: set[tuple[str, str]] = set()  # found orphan events, by prefetch
 
     @property
     def session(self) -> Session:
@@ -174,21 +174,21 @@ class PgUnitOfWork:
         if not wanted:
             return
         # Ids as one JSON document: psycopg adapts a list element by element (slow), and ids
-        # are the user's text. The parked events of new instances are looked up at once too.
+        # are the user's text. The orphan events of new instances are looked up at once too.
         rows = self._raw.execute(
             f"""
             SELECT i.instance_id, i.snapshot, false FROM {_INSTANCE} i
             WHERE i.saga = %(saga)s
               AND i.instance_id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb))
             UNION ALL
-            SELECT DISTINCT p.instance_id, NULL::jsonb, true FROM {_PARKED} p
+            SELECT DISTINCT p.instance_id, NULL::jsonb, true FROM {_ORPHANS} p
             WHERE p.consumer = %(saga)s
               AND p.instance_id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb))
             """,  # noqa: S608
             {"saga": saga, "ids": json.dumps(wanted)},
         ).fetchall()
         found = {r[0]: Instance.from_json(r[1]) for r in rows if not r[2]}
-        self._has_parked.update((saga, r[0]) for r in rows if r[2])
+        self._has_orphans.update((saga, r[0]) for r in rows if r[2])
         for instance_id in wanted:
             self._loaded[(saga, instance_id)] = found.get(instance_id)
 
@@ -266,18 +266,18 @@ class PgUnitOfWork:
         rows.sort(key=lambda r: (r[5], r[3]))
         return [_sent(*r) for r in rows]
 
-    # -- parked events -------------------------------------------------------------------
+    # -- orphan events -------------------------------------------------------------------
 
-    def park_event(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
-        self._parked.append((consumer, instance_id, message, reason))
+    def keep_orphan(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
+        self._orphans.append((consumer, instance_id, message, reason))
 
-    def take_parked(self, saga: str, instance_id: str) -> list[Message]:
+    def take_orphans(self, saga: str, instance_id: str) -> list[Message]:
         if (saga, instance_id) not in self._loaded:
             self.prefetch(saga, [instance_id])
         taken: list[Message] = []
-        if (saga, instance_id) in self._has_parked:  # else no round trip: the common case
+        if (saga, instance_id) in self._has_orphans:  # else no round trip: the common case
             rows = self._raw.execute(
-                f"DELETE FROM {_PARKED} WHERE consumer = %s AND instance_id = %s "  # noqa: S608
+                f"DELETE FROM {_ORPHANS} WHERE consumer = %s AND instance_id = %s "  # noqa: S608
                 "RETURNING id, value, header_names, header_values",
                 (saga, instance_id),
             ).fetchall()
@@ -286,9 +286,9 @@ class PgUnitOfWork:
             taken = [
                 Message(*decode(bytes(r[1]), list(zip(r[2], r[3], strict=True)))) for r in rows
             ]
-        # Parked earlier in this same unit of work (both arrived in one batch).
-        here = [p for p in self._parked if p[0] == saga and p[1] == instance_id]
-        self._parked = [p for p in self._parked if p not in here]
+        # Kept earlier in this same unit of work (both arrived in one batch).
+        here = [p for p in self._orphans if p[0] == saga and p[1] == instance_id]
+        self._orphans = [p for p in self._orphans if p not in here]
         return taken + [p[2] for p in here]
 
     # -- the flush -----------------------------------------------------------------------
@@ -305,7 +305,7 @@ class PgUnitOfWork:
             self._encoded.extend(rows)
         insert_rows(self._session, self._encoded)
         self._write_deadlines()
-        self._write_parked()
+        self._write_orphans()
 
     def _write_instances(self) -> None:
         by_saga: dict[str, list[tuple[Instance, int]]] = {}
@@ -407,11 +407,11 @@ class PgUnitOfWork:
                 ),
             )
 
-    def _write_parked(self) -> None:
-        if not self._parked:
+    def _write_orphans(self) -> None:
+        if not self._orphans:
             return
         rows: list[dict[str, Any]] = []
-        for consumer, instance_id, message, reason in self._parked:
+        for consumer, instance_id, message, reason in self._orphans:
             encoded = self._store.serializer.encode(message.event, message.envelope)
             row = outbox_row(
                 topic=self._store.topics.topic_for(message.event_type),
@@ -435,7 +435,7 @@ class PgUnitOfWork:
                     "reason": reason,
                 }
             )
-        self._session.execute(parked_event_table.insert(), rows)
+        self._session.execute(orphan_event_table.insert(), rows)
 
 
 def _sent(

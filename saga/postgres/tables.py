@@ -11,8 +11,9 @@ table                  holds
 ``saga_history``       one row per input an instance handled: trigger, states, what it emitted
 ``saga_deadline``      pending deadlines of instances, due by the database clock
 ``saga_signal``        signals and operators' commands, waiting for a worker to apply them
-``saga_parked_event``  events no instance took yet (out of order, or for no instance at all)
+``saga_orphan_event``  events kept for an instance that did not exist yet (out of order)
 ``saga_definition``    the sagas workers host: versions, signals, states (for the CLI)
+``saga_operator_action``  what operators did outside a saga's history: who, what, why
 =====================  ===================================================================
 
 Production databases get these tables from the Alembic history in ``migrations/`` next to
@@ -70,8 +71,9 @@ __all__ = [
     "lane_of",
     "metadata",
     "migrations_dir",
+    "operator_action_table",
+    "orphan_event_table",
     "outbox_table",
-    "parked_event_table",
     "relay_lane_table",
     "relay_member_table",
     "signal_table",
@@ -101,19 +103,19 @@ outbox_table = Table(
     Column("event_type", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True)),
-    Column("parked_at", DateTime(timezone=True)),
+    Column("refused_at", DateTime(timezone=True)),  # Kafka refused it for good
     Column("error", Text),
     Index(
         "saga_outbox_pending",
         "id",
-        postgresql_where=text("published_at IS NULL AND parked_at IS NULL"),
+        postgresql_where=text("published_at IS NULL AND refused_at IS NULL"),
     ),
     Index(
-        "saga_outbox_parked",
+        "saga_outbox_refused",
         "lane",
         "key",
         "id",
-        postgresql_where=text("parked_at IS NOT NULL"),
+        postgresql_where=text("refused_at IS NOT NULL"),
     ),
 )
 
@@ -205,8 +207,8 @@ signal_table = Table(
     Index("saga_signal_sent", "sent_at"),
 )
 
-parked_event_table = Table(
-    "saga_parked_event",
+orphan_event_table = Table(
+    "saga_orphan_event",
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("consumer", Text, nullable=False),
@@ -220,8 +222,8 @@ parked_event_table = Table(
     Column("header_names", ARRAY(Text), nullable=False),
     Column("header_values", ARRAY(LargeBinary), nullable=False),
     Column("reason", Text, nullable=False),
-    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("saga_parked_event_instance", "consumer", "instance_id", "id"),
+    Column("kept_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("saga_orphan_event_instance", "consumer", "instance_id", "id"),
 )
 
 definition_table = Table(
@@ -232,6 +234,22 @@ definition_table = Table(
     Column("description", JSONB, nullable=False),  # states, signals and where they apply
     Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("saga", "version", name="saga_definition_pkey"),
+)
+
+# What an operator did to something that has no history of its own (an orphan event sent
+# back or discarded, a dead letter sent back, a refused outbox row requeued or discarded).
+# Operators' commands to saga instances are kept in the instance's history instead.
+operator_action_table = Table(
+    "saga_operator_action",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("action", Text, nullable=False),  # e.g. "outbox.discard", "orphans.replay"
+    Column("target", Text, nullable=False),  # what it acted on: an id, a position
+    Column("by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Index("saga_operator_action_at", "at"),
 )
 
 # Wakes relays when outbox rows commit (notifications are delivered at commit, once per

@@ -23,7 +23,7 @@ from saga.observability import tracing as _telemetry
 from saga.postgres.relay_store import PendingRow
 from saga.relay._progress import encode_ids, lane_key
 
-# Errors about one record that retrying cannot fix: the row is parked.
+# Errors about one record that retrying cannot fix: the row is refused.
 _PERMANENT = frozenset(
     {
         KafkaError.MSG_SIZE_TOO_LARGE,
@@ -49,7 +49,9 @@ class LaneOutcome(Enum):
     """How a lane batch ended."""
 
     COMMITTED = "committed"  # every record of ``published`` is on Kafka, committed
-    ABORTED = "aborted"  # nothing became visible; ``parked`` rows must be parked, retry later
+    ABORTED = (
+        "aborted"  # nothing became visible; ``refused`` rows must be marked refused, retry later
+    )
     RESET = "reset"  # the producer is unusable (fenced, fatal, or stuck): recover the lane
 
 
@@ -57,7 +59,7 @@ class LaneOutcome(Enum):
 class BatchResult:
     outcome: LaneOutcome
     published: list[int] = field(default_factory=list)
-    parked: dict[int, str] = field(default_factory=dict)
+    refused: dict[int, str] = field(default_factory=dict)
     """Rows known to be unpublishable: park them."""
     suspects: set[int] = field(default_factory=set)
     """Rows whose record batch the broker refused: one of them is bad, maybe not all."""
@@ -112,7 +114,7 @@ class LaneProducer:
             self._producer.begin_transaction()
             for row in rows:
                 if row.key in blocked_keys:
-                    continue  # behind a parked row of its key: stays pending
+                    continue  # behind a refused row of its key: stays pending
                 traceparent = _telemetry.traceparent_of(row.headers) if traced else None
                 # A row written in no sampled trace gets no span: nothing to continue.
                 if traceparent and not _telemetry.sampled_out(traceparent):
@@ -132,7 +134,7 @@ class LaneProducer:
                 sent.append(row.id)
             if not sent:
                 self._producer.abort_transaction(timeout)
-                return BatchResult(LaneOutcome.ABORTED, parked=failed)
+                return BatchResult(LaneOutcome.ABORTED, refused=failed)
             self._producer.produce(
                 self._progress_topic,
                 key=lane_key(self.lane),
@@ -149,7 +151,7 @@ class LaneProducer:
             _telemetry.end_spans(spans)
         self._committed_at = time.monotonic()
         crash_point("relay.after_commit")
-        return BatchResult(LaneOutcome.COMMITTED, published=sent, parked=failed)
+        return BatchResult(LaneOutcome.COMMITTED, published=sent, refused=failed)
 
     def _produce(self, row: PendingRow, callback: Any) -> None:
         for _ in range(1000):  # bounded wait for room in the local queue
@@ -177,17 +179,17 @@ class LaneProducer:
         if error.fatal() or not error.txn_requires_abort():
             # Fenced, fatal, or a commit whose outcome is unknown (e.g. timed out): only a
             # new producer's init_transactions settles it; recovery reads what committed.
-            return BatchResult(LaneOutcome.RESET, parked=failed, error=_describe(error))
+            return BatchResult(LaneOutcome.RESET, refused=failed, error=_describe(error))
         try:
             self._producer.abort_transaction(timeout)
         except KafkaException as exc:
-            return BatchResult(LaneOutcome.RESET, parked=failed, error=_describe(exc.args[0]))
+            return BatchResult(LaneOutcome.RESET, refused=failed, error=_describe(exc.args[0]))
         if sent == 1:  # alone in its transaction: the error is surely its own
             failed.update(delivery_errors)
             delivery_errors = {}
         return BatchResult(
             LaneOutcome.ABORTED,
-            parked=failed,
+            refused=failed,
             suspects=set(delivery_errors),
             error=_describe(error),
         )

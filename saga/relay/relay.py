@@ -29,10 +29,11 @@ Run it as ``saga relay`` or embed it (``Relay(...).run(stop_event)``). How it st
   comes first. (Reading "ids above batch N's" instead would skip an older row that commits
   late below N and publish the key's next row before it.) A lane publishes batch N+1 only
   if its whole batch N committed; otherwise the rows read behind it are dropped and read
-  again, so parking and retries keep each key's order.
+  again, so refusals and retries keep each key's order.
 * **Poison rows.** A row Kafka refuses for good (e.g. larger than the broker accepts) is
-  parked with its error; later rows of the same key wait behind it (so order is never
-  broken) while every other key flows. ``requeue_parked`` / ``discard_parked`` release it.
+  marked refused with its error; later rows of the same key wait behind it (so order is
+  never broken) while every other key flows. ``requeue_refused`` / ``discard_refused``
+  release it.
 
 Wake-ups come from LISTEN/NOTIFY (a trigger notifies on every outbox insert), with a
 fallback poll every ``poll_interval`` seconds.
@@ -140,7 +141,7 @@ class Relay:
             "queue.buffering.max.messages": max(100_000, batch_size * 2),
             "transaction.timeout.ms": 60_000,
             "message.timeout.ms": 50_000,
-            # Only failed records need a report (to park them); one per record costs Python
+            # Only failed records need a report (to refuse them); one per record costs Python
             # time for every row published.
             "delivery.report.only.error": True,
         }
@@ -215,7 +216,7 @@ class Relay:
         return self._publish_round()
 
     def lag(self) -> Lag:
-        """Backlog size, age of the oldest unpublished row, parked rows (no Kafka needed)."""
+        """Backlog size, age of the oldest unpublished row, refused rows (no Kafka needed)."""
         with self._admin.connect() as conn:
             return outbox_lag(conn)
 
@@ -414,22 +415,27 @@ class Relay:
                 finally:
                     marking.result()
             unmarked = {}
-            parked: dict[int, str] = {}
+            refused: dict[int, str] = {}
             clean: set[int] = set()  # lanes whose batch went through whole
             for (producer, _, _), result in zip(work, results, strict=True):
                 self._settle(producer.lane, result)
-                parked.update(result.parked)
+                refused.update(result.refused)
                 if result.outcome is LaneOutcome.COMMITTED:
                     unmarked[producer.lane] = result.published
                     total += len(result.published)
                     if len(result.published) == len(by_lane[producer.lane]):
                         clean.add(producer.lane)
-            if parked:
-                store.park(self._conn(), parked)
-                for row_id, error in parked.items():
-                    _log.error("relay %s parked outbox row %d: %s", self.relay_id, row_id, error)
-            # A lane whose batch did not go through whole (held back behind a suspect, parked,
-            # refused, aborted, lost) must not publish rows read behind it.
+            if refused:
+                store.refuse(self._conn(), refused)
+                for row_id, error in refused.items():
+                    _log.error(
+                        "relay %s: Kafka refused outbox row %d for good: %s",
+                        self.relay_id,
+                        row_id,
+                        error,
+                    )
+            # A lane whose batch did not go through whole (held back behind a suspect, refused for
+            # good, turned away, aborted, lost) must not publish rows read behind it.
             rows = [
                 r
                 for r in following
@@ -466,7 +472,7 @@ class Relay:
         return rows
 
     def _settle(self, lane: int, result: BatchResult) -> None:
-        self._suspects[lane] -= set(result.published) | set(result.parked)
+        self._suspects[lane] -= set(result.published) | set(result.refused)
         self._suspects[lane] |= result.suspects
         if result.outcome is LaneOutcome.COMMITTED:
             self._retry_at.pop(lane, None)
@@ -477,7 +483,7 @@ class Relay:
             _log.warning("relay %s: lane %d reset: %s", self.relay_id, lane, result.error)
             self._drop(lane)
             self._recovering[lane] = time.monotonic() + backoff(self._failures[lane])
-        elif not result.parked and not result.suspects:  # passing failure (broker away)
+        elif not result.refused and not result.suspects:  # passing failure (broker away)
             _log.warning("relay %s: lane %d retries: %s", self.relay_id, lane, result.error)
             self._retry_at[lane] = time.monotonic() + backoff(self._failures[lane])
 

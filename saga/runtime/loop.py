@@ -420,7 +420,9 @@ class ConsumerLoop:
         tries: dict[tuple[Where, str], int] = {}
         exhausted: dict[tuple[Where, str], tuple[Exception, int]] = {}
         if failed.at is not None:  # the batch was a try of the record it failed on
-            self._tried((failed.at, failed.consumer), failed, tries, exhausted)
+            span = next((i.span for i in items if i.at == failed.at), None)
+            with _telemetry.in_span(span):  # logged with the record's trace id
+                self._tried((failed.at, failed.consumer), failed, tries, exhausted)
         applied = 0
         for index, item in enumerate(items):
             # In the record's span: its retries and its dead letter log its trace id.

@@ -8,7 +8,7 @@
 """
 
 from saga.testing._backend import TestBackend, select_test_backend
-from saga.testing._memory import ParkedEvent
+from saga.testing._memory import OrphanEvent
 from saga.testing._poll import eventually
 from saga.testing._replay import recorded_history, replay
 from saga.testing.harness import Faults, Harness, VirtualClock
@@ -16,7 +16,7 @@ from saga.testing.harness import Faults, Harness, VirtualClock
 __all__ = [
     "Faults",
     "Harness",
-    "ParkedEvent",
+    "OrphanEvent",
     "TestBackend",
     "VirtualClock",
     "eventually",

@@ -19,8 +19,9 @@ from saga.errors import ConcurrencyError
 
 
 @dataclass(frozen=True, slots=True)
-class ParkedEvent:
-    """An event that no saga instance took, kept with the reason (policy ``park``)."""
+class OrphanEvent:
+    """An event for a saga instance that did not exist (yet), kept with the reason (policy
+    ``keep``)."""
 
     consumer: str
     message: Message
@@ -38,7 +39,7 @@ class MemoryStore:
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: list[Message] = field(default_factory=list)
     deadlines: dict[str, Deadline] = field(default_factory=dict)
-    parked: list[ParkedEvent] = field(default_factory=list)
+    orphans: list[OrphanEvent] = field(default_factory=list)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[MemoryUnitOfWork]:
@@ -73,8 +74,8 @@ class MemoryUnitOfWork:
         self._schedule: list[Deadline] = []
         self._cancel: list[Deadline] = []
         self._claimed: list[Deadline] = []
-        self._parked: list[ParkedEvent] = []
-        self._unparked: list[ParkedEvent] = []
+        self._orphans: list[OrphanEvent] = []
+        self._taken: list[OrphanEvent] = []
 
     def claim(self, consumer: str, input_ids: Sequence[str]) -> set[str]:
         fresh: set[str] = set()
@@ -131,16 +132,16 @@ class MemoryUnitOfWork:
         self._claimed.extend(due)
         return [DeadlineFired(d.saga, d.instance_id, d.deadline_id) for d in due]
 
-    def park_event(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
-        self._parked.append(ParkedEvent(consumer, message, reason, instance_id))
+    def keep_orphan(self, consumer: str, instance_id: str, message: Message, reason: str) -> None:
+        self._orphans.append(OrphanEvent(consumer, message, reason, instance_id))
 
-    def take_parked(self, saga: str, instance_id: str) -> list[Message]:
-        def mine(parked: ParkedEvent) -> bool:
-            return parked.consumer == saga and parked.instance_id == instance_id
+    def take_orphans(self, saga: str, instance_id: str) -> list[Message]:
+        def mine(orphan: OrphanEvent) -> bool:
+            return orphan.consumer == saga and orphan.instance_id == instance_id
 
-        found = [p for p in (*self._store.parked, *self._parked) if mine(p)]
-        self._unparked.extend(found)
-        return [p.message for p in found]
+        found = [o for o in (*self._store.orphans, *self._orphans) if mine(o)]
+        self._taken.extend(found)
+        return [o.message for o in found]
 
     def commit(self) -> None:
         store = self._store
@@ -160,5 +161,5 @@ class MemoryUnitOfWork:
             store.deadlines.pop(deadline.deadline_id, None)
         for deadline in self._schedule:
             store.deadlines[deadline.deadline_id] = deadline
-        store.parked.extend(self._parked)
-        store.parked = [p for p in store.parked if p not in self._unparked]
+        store.orphans.extend(self._orphans)
+        store.orphans = [o for o in store.orphans if o not in self._taken]

@@ -51,7 +51,7 @@ from saga.errors import (
     SagaError,
     UnknownInstanceError,
 )
-from saga.testing._memory import MemoryStore, MemoryUnitOfWork, ParkedEvent
+from saga.testing._memory import MemoryStore, MemoryUnitOfWork, OrphanEvent
 
 #: Where virtual time starts unless told otherwise.
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
@@ -340,8 +340,9 @@ class Harness:
         ]
 
     @property
-    def parked_events(self) -> list[ParkedEvent]:
-        return list(self.store.parked)
+    def orphans(self) -> list[OrphanEvent]:
+        """Orphan events kept for instances that do not exist (yet)."""
+        return list(self.store.orphans)
 
     def recording(self, saga: SagaRef, instance_id: str) -> dict[str, Any]:
         """The inputs an instance handled and its history, as JSON (see ``replay``)."""

@@ -360,7 +360,7 @@ def _shipments(urls: dict[str, str], completed: set[UUID]) -> Check:
 
 
 def _once(urls: dict[str, str]) -> Check:
-    effects = twice = dead = parked = 0
+    effects = twice = dead = held = 0
     for service in SERVICES:
         [(n, dup, dl, stuck)] = rows(
             urls[service],
@@ -368,15 +368,15 @@ def _once(urls: dict[str, str]) -> Check:
             " (SELECT count(*) FROM (SELECT event_id FROM effect GROUP BY event_id"
             "   HAVING count(*) > 1) d),"
             " (SELECT count(*) FROM saga_outbox WHERE topic LIKE '%.dead-letters'),"
-            " (SELECT count(*) FROM saga_outbox WHERE parked_at IS NOT NULL)"
-            " + (SELECT count(*) FROM saga_parked_event)",
+            " (SELECT count(*) FROM saga_outbox WHERE refused_at IS NOT NULL)"
+            " + (SELECT count(*) FROM saga_orphan_event)",
         )
-        effects, twice, dead, parked = effects + n, twice + dup, dead + dl, parked + stuck
+        effects, twice, dead, held = effects + n, twice + dup, dead + dl, held + stuck
     return Check(
         "no effect applied twice",
-        twice == 0 and dead == 0 and parked == 0,
+        twice == 0 and dead == 0 and held == 0,
         f"{effects} effects in {len(SERVICES)} services, {twice} events applied twice; "
-        f"{dead} dead letters, {parked} parked rows",
+        f"{dead} dead letters, {held} refused outbox rows or orphan events",
     )
 
 

@@ -34,11 +34,11 @@ from saga.kafka.dead_letters import DEAD_LETTER_ERROR
 from saga.postgres.connect import psycopg_url
 from saga.postgres.signals import queue_operation, send_signal
 from saga.postgres.store import DatabaseClock
-from saga.postgres.tables import history_table, instance_table, parked_event_table, upgrade_database
+from saga.postgres.tables import history_table, instance_table, orphan_event_table, upgrade_database
 from saga.runtime.worker import Worker
 from saga.settings import Settings
 from saga.testing import eventually
-from saga.testing._memory import ParkedEvent
+from saga.testing._memory import OrphanEvent
 
 
 def serializer() -> Serializer:
@@ -260,20 +260,20 @@ class DurableRuntime:
         ]
 
     @property
-    def parked_events(self) -> list[ParkedEvent]:
+    def orphans(self) -> list[OrphanEvent]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
-                    parked_event_table.c.consumer,
-                    parked_event_table.c.instance_id,
-                    parked_event_table.c.value,
-                    parked_event_table.c.header_names,
-                    parked_event_table.c.header_values,
-                    parked_event_table.c.reason,
-                ).order_by(parked_event_table.c.id)
+                    orphan_event_table.c.consumer,
+                    orphan_event_table.c.instance_id,
+                    orphan_event_table.c.value,
+                    orphan_event_table.c.header_names,
+                    orphan_event_table.c.header_values,
+                    orphan_event_table.c.reason,
+                ).order_by(orphan_event_table.c.id)
             ).all()
         return [
-            ParkedEvent(
+            OrphanEvent(
                 r.consumer,
                 Message(
                     *self.serializer.decode(
@@ -304,7 +304,7 @@ class DurableRuntime:
             waiting, relayed = conn.execute(
                 text(
                     "SELECT (SELECT count(*) FROM saga_outbox WHERE published_at IS NULL"
-                    "        AND parked_at IS NULL)"
+                    "        AND refused_at IS NULL)"
                     " + (SELECT count(*) FROM saga_signal)"
                     " + (SELECT count(*) FROM saga_deadline WHERE due_at <= now() + :offset),"
                     " (SELECT count(*) FROM saga_outbox WHERE published_at IS NOT NULL"

@@ -16,7 +16,7 @@ from saga.definition.participant import Participant
 from saga.definition.saga import Saga
 from saga.engine.instance import HistoryEntry, Instance
 from saga.engine.messages import Message
-from saga.testing._memory import ParkedEvent
+from saga.testing._memory import OrphanEvent
 
 
 class SagaRuntime(Protocol):
@@ -65,7 +65,7 @@ class SagaRuntime(Protocol):
     ) -> list[Message]: ...
 
     @property
-    def parked_events(self) -> list[ParkedEvent]: ...
+    def orphans(self) -> list[OrphanEvent]: ...
 
 
 #: Builds a runtime running the given sagas and participants, empty.

@@ -70,9 +70,9 @@ def test_an_answer_for_no_instance_is_parked_under_the_park_policy(runtime: Runt
     rt = runtime([OrderSaga], [])
     stray = rt.publish(s.StockReserved(order_id="nobody", reservation_id="r"))
     rt.drain()
-    (parked,) = rt.parked_events
-    assert parked.message.event_id == stray.event_id
-    assert "nobody" in parked.reason
+    (orphan,) = rt.orphans
+    assert orphan.message.event_id == stray.event_id
+    assert "nobody" in orphan.reason
     with pytest.raises(UnknownInstanceError):
         rt.instance(OrderSaga, "nobody")
 
@@ -83,7 +83,7 @@ def test_an_answer_for_no_instance_is_dropped_under_the_ignore_policy(
     rt = runtime([TripSaga], [])
     rt.publish(s.HotelBooked(trip_id="nobody"))
     rt.drain()
-    assert rt.parked_events == []
+    assert rt.orphans == []
     with pytest.raises(UnknownInstanceError):
         rt.instance(TripSaga, "nobody")
 
@@ -105,13 +105,13 @@ def test_events_that_arrive_before_their_start_apply_once_the_instance_exists(
     rt.publish(s.StockReserved(order_id="o-9", reservation_id="r"))
     rt.publish(s.PaymentAuthorized(order_id="o-9", authorization_id="a"))
     rt.drain()
-    assert len(rt.parked_events) == 2
+    assert len(rt.orphans) == 2
     with pytest.raises(UnknownInstanceError):
         rt.instance(OrderSaga, "o-9")
 
     rt.publish(placed("o-9"))
     rt.drain()
-    assert rt.parked_events == []
+    assert rt.orphans == []
     instance = rt.instance(OrderSaga, "o-9")
     assert instance.state == "shipping"
     assert (instance.data["reservation_id"], instance.data["authorization_id"]) == ("r", "a")

@@ -201,8 +201,9 @@ def _closed_port() -> int:
         (("sagas", "list", "--stuck", "--threshold", "soon"), "--threshold 'soon'"),
         (("sagas", "list", "--limit", "-1"), "--limit -1"),
         (("sagas", "retry", "o-1", "--reason", "r", "--timeout", "-1"), "--timeout -1"),
-        (("dead-letters", "replay", "orders@3"), "'orders@3' is not a position"),
-        (("parked", "list", "--limit", "0"), "--limit 0"),
+        (("dead-letters", "replay", "orders@3", "--reason", "r"), "'orders@3' is not a position"),
+        (("orphans", "list", "--limit", "0"), "--limit 0"),
+        (("outbox", "refused", "--limit", "0"), "limit 0"),
     ],
 )
 def test_bad_options_are_one_line(env: dict[str, str], args: tuple[str, ...], needle: str) -> None:
@@ -212,7 +213,12 @@ def test_bad_options_are_one_line(env: dict[str, str], args: tuple[str, ...], ne
 def test_no_database_is_one_line(env: dict[str, str]) -> None:
     assert_one_line_error(run_saga("sagas", "list", env=env), "the stack is not up")
     url = f"postgresql://saga:secret-pw@127.0.0.1:{_closed_port()}/saga"
-    for args in (("sagas", "stats"), ("parked", "list"), ("sagas", "show", "o-1")):
+    for args in (
+        ("sagas", "stats"),
+        ("orphans", "list"),
+        ("outbox", "refused"),
+        ("sagas", "show", "o-1"),
+    ):
         done = run_saga(*args, env={**env, "SAGA_DATABASE_URL": url})
         line = assert_one_line_error(done, "cannot reach PostgreSQL")
         assert "secret-pw" not in line
@@ -231,7 +237,7 @@ def test_no_broker_is_one_line(env: dict[str, str]) -> None:
 
 def test_usage_errors(env: dict[str, str]) -> None:
     assert_usage_error(run_saga("sagas", "compensate", "o-1", env=env), "--reason")
-    assert_usage_error(run_saga("parked", "discard", env=env), "Missing argument")
+    assert_usage_error(run_saga("orphans", "discard", env=env), "Missing argument")
     assert_usage_error(run_saga("sagas", "list", "--limit", "many", env=env), "valid integer")
 
 

@@ -12,14 +12,14 @@ PUBLIC = {
     "Signal", "StackError", "Start", "State", "Step", "UnknownInstanceError",
     "UnknownSchemaError", "__version__", "check_choreography", "check_contracts", "contract_of",
     "event_class", "event_name", "load_contracts", "mermaid", "registered_events", "transition",
-    "Outbox", "OutboxEntry", "Relay", "Lag", "outbox_lag", "cleanup_outbox", "requeue_parked",
-    "discard_parked", "Inbox", "InboxConsumer", "consumer_config", "cleanup_inbox",
+    "Outbox", "OutboxEntry", "Relay", "Lag", "outbox_lag", "cleanup_outbox", "requeue_refused",
+    "discard_refused", "Inbox", "InboxConsumer", "consumer_config", "cleanup_inbox",
     "create_tables", "upgrade_database", "TransportError",
     "Worker", "TopicMap", "DatabaseClock", "send_signal", "SignalRefused",
 }  # fmt: skip
 
 TESTING = {
-    "Faults", "Harness", "ParkedEvent", "TestBackend", "VirtualClock", "eventually",
+    "Faults", "Harness", "OrphanEvent", "TestBackend", "VirtualClock", "eventually",
     "recorded_history", "replay", "select_test_backend",
 }  # fmt: skip
 

@@ -143,10 +143,10 @@ def pg(url: str) -> Iterator[psycopg.Connection]:
 
 
 def outbox_counts(url: str) -> tuple[int, int, int]:
-    """(all rows, published rows, parked rows)."""
+    """(all rows, published rows, refused rows)."""
     with pg(url) as conn:
         row = conn.execute(
-            "SELECT count(*), count(published_at), count(parked_at) FROM saga_outbox"
+            "SELECT count(*), count(published_at), count(refused_at) FROM saga_outbox"
         ).fetchone()
         assert row is not None
         return int(row[0]), int(row[1]), int(row[2])

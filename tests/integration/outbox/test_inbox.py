@@ -577,9 +577,11 @@ def test_the_handler_runs_in_a_process_span_continuing_the_record_s_trace(
     headers.append(("traceparent", f"00-{trace_id}-{parent}-01".encode()))
     produce(kafka_bootstrap, kafka_topic, [(key, value, headers)])
     seen: list[str | None] = []
+    decoded_ids: list[str] = []
 
     def handler(session: Session, decoded: Decoded) -> None:
         seen.append(_telemetry.current_traceparent())  # what Outbox.add would store
+        decoded_ids.append(str(decoded.envelope.event_id))
         apply_tick(session, decoded)
 
     drain(make_loop(handler), lambda: applied_count(outbox_url) == 1)
@@ -596,5 +598,9 @@ def test_the_handler_runs_in_a_process_span_continuing_the_record_s_trace(
         "messaging.destination.partition.id": "0",
         "messaging.kafka.offset": 0,
         "messaging.consumer.group.name": f"inbox-{kafka_topic}",
+        # The one consumer loop describes a record alike for workers and inbox consumers.
+        "messaging.message.id": decoded_ids[0],
+        "saga.event_type": "test.outbox.Ticked",
+        "saga.instance_id": "a",
     }
     assert seen == [f"00-{trace_id}-{span.context.span_id:016x}-01"]

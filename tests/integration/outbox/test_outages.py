@@ -143,9 +143,9 @@ class Scene:
     def settle_and_check(self) -> None:
         total = total_written(self.writer)
         expected = dict(self.writer.next_n)
-        rows, _, parked = outbox_counts(self.url)
+        rows, _, refused = outbox_counts(self.url)
         assert rows == total, "the outbox holds rows no writer counted as committed"
-        assert parked == 0
+        assert refused == 0
         self.caught_up(total)
         # Both got through the outage on their own: neither died nor was restarted.
         self.assert_alive()

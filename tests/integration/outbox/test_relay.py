@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from saga.postgres.maintenance import discard_parked, outbox_lag
+from saga.operators.outbox import discard_refused
+from saga.postgres.maintenance import outbox_lag
 from saga.postgres.relay_store import PendingRow
 from saga.relay._lane import LaneOutcome, LaneProducer
 from saga.relay.relay import Relay
@@ -80,7 +81,7 @@ def test_rows_committing_out_of_order_around_a_poll_are_not_skipped(
     read_topic(kafka_bootstrap, kafka_topic, expect=2).assert_exactly({"a": 1, "b": 1})
 
 
-def test_a_row_the_broker_refuses_is_parked_and_its_key_waits(
+def test_a_row_the_broker_refuses_is_marked_refused_and_its_key_waits(
     outbox_url: str, engine: Engine, kafka_bootstrap: str, running_relay: RelayFactory
 ) -> None:
     topic = f"small-{uuid.uuid4().hex[:8]}"
@@ -96,16 +97,18 @@ def test_a_row_the_broker_refuses_is_parked_and_its_key_waits(
     big.write(["poison"])  # n=0, too large for the topic
     writer.write(["poison", "ok1", "ok2"])  # poison n=1 must wait behind n=0
     running_relay(outbox_url)
-    eventually(lambda: outbox_counts(outbox_url) == (6, 4, 1), timeout=30, what="4 sent, 1 parked")
+    eventually(lambda: outbox_counts(outbox_url) == (6, 4, 1), timeout=30, what="4 sent, 1 refused")
     with pg(outbox_url) as conn:
-        parked = conn.execute(
-            "SELECT id, error FROM saga_outbox WHERE parked_at IS NOT NULL"
+        refused = conn.execute(
+            "SELECT id, error FROM saga_outbox WHERE refused_at IS NOT NULL"
         ).fetchall()
-        assert "MSG_SIZE_TOO_LARGE" in parked[0][1]
+        assert "MSG_SIZE_TOO_LARGE" in refused[0][1]
     with engine.begin() as admin_conn:
-        assert outbox_lag(admin_conn).parked == 1
+        assert outbox_lag(admin_conn).refused == 1
         assert outbox_lag(admin_conn).backlog == 1
-        assert discard_parked(admin_conn, [parked[0][0]]) == 1
+        assert discard_refused(admin_conn, [refused[0][0]], by="t", reason="too big") == [
+            refused[0][0]
+        ]
     eventually(lambda: outbox_counts(outbox_url) == (5, 5, 0), timeout=30, what="rest sent")
     contents = read_topic(kafka_bootstrap, topic, expect=5)
     assert contents.by_key == {"ok1": [0, 1], "ok2": [0, 1], "poison": [1]}

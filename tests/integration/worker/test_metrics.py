@@ -60,7 +60,7 @@ def test_counters_move_as_sagas_end(scene: Scene) -> None:
     scene.place(5)  # o3 cannot ship: compensated; the others complete
     # Shipping raises for this one every time: dead-lettered, its saga waits (not counted).
     scene.orders.publish(placed("o9-poison"), "o9-poison")
-    # An answer for an order that never was: parked. A ticket: its deadline fires in 1 s.
+    # An answer for an order that never was: kept as an orphan. A ticket: its deadline fires in 1 s.
     scene.orders.publish(StockReserved(order_id="ghost", reservation_id="r-ghost"), "ghost")
     scene.orders.publish(TicketOpened(ticket_id="t1"), "t1")
     scene.orders.flush()
@@ -97,7 +97,7 @@ def test_counters_move_as_sagas_end(scene: Scene) -> None:
     assert any(name == "saga_outbox_backlog" for name, _ in samples)
     assert value(samples, ended, **saga) == 5  # not the poisoned one
     assert value(samples, ended, saga_name="test.TicketSaga", saga_status="failed") == 1
-    assert value(samples, "saga_events_parked_total", **saga) == 1
+    assert value(samples, "saga_orphans_kept_total", **saga) == 1
     # Labels are names, statuses and topics: never an order's id or data.
     labels = {v for _, have in samples for _, v in have}
     assert not [v for v in labels if re.fullmatch(r"o\d+.*|r-.*|book", v)], labels

@@ -66,11 +66,18 @@ BAD = [
         "declares no signal 'halt'",
     ),
     (("sagas", "retry", "o0", "--reason", "r", "--timeout", "0"), "--timeout 0"),
-    (("parked", "replay", "999"), "no parked event with id 999"),
-    (("parked", "discard", "998", "999"), "no parked event with id 998, 999"),
-    (("parked", "list", "--saga", "test.Nope"), "no saga named 'test.Nope'"),
+    (("orphans", "replay", "999", "--reason", "r"), "no orphan event with id 999"),
+    (("orphans", "discard", "998", "999", "--reason", "r"), "no orphan event with id 998, 999"),
+    (("orphans", "discard", "1", "--reason", " "), "say why"),
+    (("orphans", "list", "--saga", "test.Nope"), "no saga named 'test.Nope'"),
+    (("outbox", "requeue", "999", "--reason", "r"), "no refused outbox row with id 999"),
+    (("outbox", "discard", "999", "--reason", "r", "--by", " "), "say who"),
     (("dead-letters", "list", "no-such-topic"), "topic 'no-such-topic' does not exist"),
-    (("dead-letters", "replay", "shop.dead[0]"), "is not a position", "TOPIC[PARTITION]@OFFSET"),
+    (
+        ("dead-letters", "replay", "shop.dead[0]", "--reason", "r"),
+        "is not a position",
+        "TOPIC[PARTITION]@OFFSET",
+    ),
 ]
 
 
@@ -85,23 +92,32 @@ def test_bad_input_is_one_line(shop: Scene) -> None:
 
 def test_positions_that_hold_no_dead_letter_are_one_line(shop: Scene) -> None:
     dead = f"{shop.prefix}shop.dead-letters"
-    assert_one_line_error(saga(shop, "dead-letters", "replay", f"{dead}[0]@5"), "no record at")
     assert_one_line_error(
-        saga(shop, "dead-letters", "replay", f"{dead}[9]@0"), "there is no partition 9"
+        saga(shop, "dead-letters", "replay", f"{dead}[0]@5", "--reason", "r"), "no record at"
+    )
+    assert_one_line_error(
+        saga(shop, "dead-letters", "replay", f"{dead}[9]@0", "--reason", "r"),
+        "there is no partition 9",
     )
     orders = f"{shop.prefix}test.shop"  # the order placed is at offset 0 of some partition
-    found = [saga(shop, "dead-letters", "replay", f"{orders}[{p}]@0").stderr for p in range(3)]
+    found = [
+        saga(shop, "dead-letters", "replay", f"{orders}[{p}]@0", "--reason", "r").stderr
+        for p in range(3)
+    ]
     assert any("is not a dead letter: it has no readable dead-letter-source" in e for e in found)
 
 
 def test_a_missing_reason_is_a_usage_error(shop: Scene) -> None:
     assert_usage_error(saga(shop, "sagas", "retry", "o0"), "Missing option '--reason'")
-    assert_usage_error(saga(shop, "parked", "replay", "one"), "valid integer")
+    assert_usage_error(saga(shop, "orphans", "replay", "one", "--reason", "r"), "valid integer")
+    assert_usage_error(saga(shop, "orphans", "discard", "1"), "Missing option '--reason'")
+    assert_usage_error(saga(shop, "outbox", "requeue", "1"), "Missing option '--reason'")
+    assert_usage_error(saga(shop, "dead-letters", "replay", "t[0]@1"), "Missing option '--reason'")
 
 
 def test_a_database_without_the_tables_is_one_line(
     fresh_database_url: str, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     env = env_with_endpoints(tmp_path / "stack", fresh_database_url, kafka_bootstrap)
-    for args in (("sagas", "list"), ("sagas", "stats"), ("parked", "list")):
+    for args in (("sagas", "list"), ("sagas", "stats"), ("orphans", "list"), ("outbox", "refused")):
         assert_one_line_error(run_saga(*args, env=env), "tables are missing", "saga db upgrade")

@@ -104,7 +104,7 @@ def test_a_cancelled_deadline_that_fires_anyway_is_stale() -> None:
 
 def test_an_orphan_answer_reports_the_policy() -> None:
     decision = decide(P, None, msg(Yes(job_id="j")), NOW)
-    assert (decision.outcome, decision.orphan_policy) == ("orphan", "park")
+    assert (decision.outcome, decision.orphan_policy) == ("orphan", "keep")
 
 
 def test_a_raising_action_parks_the_instance_and_emits_nothing() -> None:

@@ -1,6 +1,7 @@
-"""``saga parked ...`` and ``saga dead-letters ...`` on the real stack: a parked event and a
+"""``saga orphans ...`` and ``saga dead-letters ...`` on the real stack: an orphan event and a
 dead letter go back to their topic through the outbox with the consumer's inbox claim
-released, so that the worker handles them again, once; a discarded event is gone."""
+released, so that the worker handles them again, once; a discarded event is gone. Each
+action is recorded with who did it and why."""
 
 from __future__ import annotations
 
@@ -34,16 +35,18 @@ def test_a_dead_letter_goes_back_to_its_topic_once_and_is_handled_again(scene: S
     assert dead["source"].startswith(f"{scene.prefix}test.shop[")
     assert (dead["event_type"], dead["group"], dead["replayed_at"]) == (
         "test.shop.ShipOrder",
-        "shop/shipping",
+        "shipping",  # the inbox its claim is under
         None,
     )
     assert dead["error"] == "RuntimeError: cannot handle o-flaky yet"
     view = ok(saga(scene, "dead-letters", "list", f"{scene.prefix}shop.dead-letters"))
     assert dead["dead_letter"] in view  # whole, on one line
-    assert "consumer shop/shipping" in view
+    assert "consumer shipping" in view
     repair(scene, "o-flaky")
 
-    sent = saga(scene, "dead-letters", "replay", dead["dead_letter"])
+    sent = saga(
+        scene, "dead-letters", "replay", dead["dead_letter"], "--reason", "fixed", "--by", "ana"
+    )
     assert ok(sent).strip() == (
         f"{dead['dead_letter']} (test.shop.ShipOrder) sent back to {scene.prefix}test.shop; "
         "released the inbox claim of shipping"
@@ -54,22 +57,29 @@ def test_a_dead_letter_goes_back_to_its_topic_once_and_is_handled_again(scene: S
     assert listed["replayed_at"] is not None
     assert len(dead_letters(scene)) == 1  # it did not fail again
 
-    twice = saga(scene, "dead-letters", "replay", dead["dead_letter"])
+    twice = saga(scene, "dead-letters", "replay", dead["dead_letter"], "--reason", "again")
     assert_one_line_error(twice, "was sent back already", "--again")
     wait_for(scene, "o-flaky", "completed", "completed")
     assert effects(scene, "ship", "o-flaky") == 1
+    assert actions(scene) == [("dead-letters.replay", dead["dead_letter"], "ana", "fixed")]
     assert scene.stop(worker) == 0
 
 
-def parked(scene: Scene) -> list[dict[str, object]]:
-    return json_lines(saga(scene, "parked", "list", "--json"))
+def actions(scene: Scene) -> list[tuple[object, ...]]:
+    return query(
+        scene.url, "SELECT action, target, by, reason FROM saga_operator_action ORDER BY id"
+    )
 
 
-def test_a_parked_event_is_sent_back_or_discarded(scene: Scene) -> None:
+def orphans(scene: Scene) -> list[dict[str, object]]:
+    return json_lines(saga(scene, "orphans", "list", "--json"))
+
+
+def test_an_orphan_event_is_sent_back_or_discarded(scene: Scene) -> None:
     worker = scene.start()
     scene.orders.publish(StockReserved(order_id="ghost", reservation_id="r"), "ghost")
     scene.orders.flush()
-    [first] = eventually(lambda: parked(scene), timeout=60, what="the event parked")
+    [first] = eventually(lambda: orphans(scene), timeout=60, what="the event kept")
     assert (first["saga"], first["instance_id"], first["event_type"]) == (
         "test.OrderSaga",
         "ghost",
@@ -77,25 +87,30 @@ def test_a_parked_event_is_sent_back_or_discarded(scene: Scene) -> None:
     )
     assert "no instance 'ghost'" in str(first["reason"])
     assert f"#{first['id']}  test.OrderSaga ghost  StockReserved" in ok(
-        saga(scene, "parked", "list")
+        saga(scene, "orphans", "list")
     )
 
-    sent = saga(scene, "parked", "replay", str(first["id"]))
+    sent = saga(scene, "orphans", "replay", str(first["id"]), "--reason", "try", "--by", "bo")
     assert "sent back to" in ok(sent)
-    # The saga handled it again (its claim was released): still no instance, parked anew.
+    # The saga handled it again (its claim was released): still no instance, kept anew.
     [again] = eventually(
-        lambda: [p for p in parked(scene) if p["id"] != first["id"]],
+        lambda: [p for p in orphans(scene) if p["id"] != first["id"]],
         timeout=60,
-        what="the event handled again and parked anew",
+        what="the event handled again and kept anew",
     )
     assert again["event_id"] == first["event_id"]
     assert_one_line_error(
-        saga(scene, "parked", "replay", str(first["id"])), f"no parked event with id {first['id']}"
+        saga(scene, "orphans", "replay", str(first["id"]), "--reason", "r"),
+        f"no orphan event with id {first['id']}",
     )
 
-    gone = saga(scene, "parked", "discard", str(again["id"]))
+    gone = saga(scene, "orphans", "discard", str(again["id"]), "--reason", "ghost", "--by", "bo")
     assert "discarded" in ok(gone)
-    assert parked(scene) == []
+    assert orphans(scene) == []
+    assert actions(scene) == [
+        ("orphans.replay", str(first["id"]), "bo", "try"),
+        ("orphans.discard", str(again["id"]), "bo", "ghost"),
+    ]
     claims = query(
         scene.url,
         f"SELECT count(*) FROM saga_inbox WHERE event_id = '{again['event_id']}' "
