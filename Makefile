@@ -15,14 +15,14 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-## demo: the example shop on a real Kafka + PostgreSQL (saga demo brings the stack up)
+## demo: the example shop on a real Kafka + PostgreSQL (services.demo brings the stack up)
 demo: $(STAMP)
-	$(BIN)/saga demo $(DEMO_ARGS)
+	$(BIN)/python -m services.demo $(DEMO_ARGS)
 
 ## soak: the chaos soak (10,000 orders, 100+ kills, broker and database restarts on a
 ## private stack of its own); SOAK_ARGS="--orders 300 --kills 20" for a short one
 soak: $(STAMP)
-	$(BIN)/saga soak $(SOAK_ARGS)
+	$(BIN)/python -m services.soak $(SOAK_ARGS)
 
 ## test: lint, contract checks, then unit + integration tests on a real Kafka and PostgreSQL
 test: lint schemas
@@ -40,7 +40,7 @@ SHOP := services.orders services.inventory services.payments services.shipping
 
 schemas: $(STAMP)
 	$(BIN)/saga schemas check
-	$(BIN)/saga schemas generate --check
+	$(BIN)/saga schemas generate --check --out services/contracts/_generated.py
 	$(BIN)/saga choreography $(SHOP) --external shop.orders.OrderPlaced
 
 unit: $(STAMP)

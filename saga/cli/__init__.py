@@ -9,22 +9,20 @@ from rich.console import Console
 
 from saga.cli._db import db_app
 from saga.cli._dead_letters import dead_letters_app
-from saga.cli._demo import demo
 from saga.cli._diagram import choreography, diagram
 from saga.cli._orphans import orphans_app
 from saga.cli._outbox import outbox_app
 from saga.cli._relay import relay
 from saga.cli._sagas import sagas_app
 from saga.cli._schemas import schemas_app
-from saga.cli._soak import soak
 from saga.cli._stack import stack_app
 from saga.cli._tail import tail
 from saga.cli._worker import send, topics_app, worker
 from saga.errors import SagaError
 
 app = typer.Typer(
-    help="Choreography sagas over Kafka: stack, schemas, workers, relay, diagrams, demo, soak, "
-    "audit tail, operations.",
+    help="Choreography sagas over Kafka: stack, schemas, workers, relay, diagrams, audit tail, "
+    "operations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -42,8 +40,6 @@ app.add_typer(sagas_app, name="sagas")
 app.add_typer(orphans_app, name="orphans")
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(outbox_app, name="outbox")
-app.command("demo")(demo)
-app.command("soak")(soak)
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ out = Console(highlight=False, soft_wrap=True)  # one line per finding, however 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _DIR_HELP = "contract folder (default: SAGA_SCHEMA_DIR, else ./avro)"
-DEFAULT_MODULE = Path("services/contracts/_generated.py")
 
 
 def _folder(directory: Path | None) -> Path:
@@ -79,8 +78,10 @@ def check(
 
 @schemas_app.command("generate")
 def generate(
+    output: Annotated[
+        Path, typer.Option("--out", "-o", help="module to write, e.g. app/events.py")
+    ],
     directory: Annotated[Path | None, typer.Argument(help=_DIR_HELP, show_default=False)] = None,
-    output: Annotated[Path, typer.Option("--out", "-o", help="module to write")] = DEFAULT_MODULE,
     check_only: Annotated[
         bool,
         typer.Option("--check", help="write nothing; exit 1 when the module is out of date"),
@@ -93,7 +94,8 @@ def generate(
     if check_only:
         if current != text:
             err.print(
-                f"[red]✗[/] {output} is out of date with {folder}: run `saga schemas generate`",
+                f"[red]✗[/] {output} is out of date with {folder}: "
+                f"run `saga schemas generate --out {output}`",
                 soft_wrap=True,
             )
             raise typer.Exit(1)

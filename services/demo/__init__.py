@@ -1,4 +1,5 @@
-"""``make demo`` (``saga demo`` underneath): the shop on a real Kafka and PostgreSQL.
+"""``make demo`` (``python -m services.demo`` underneath): the shop on a real Kafka and
+PostgreSQL.
 
 It sets up the four services' databases (fresh each run) and this run's topics, starts
 ``saga worker services.<service>`` for orders, inventory, payments and shipping and the
@@ -8,7 +9,8 @@ with SIGKILL and restarts it mid-run, lets a few customers cancel while it is do
 for every saga to end, stops every process with SIGTERM, and checks the invariants in the
 services' databases (:mod:`services.demo.report`).
 
-``saga demo --orders N --rate R --seed S --kill SERVICE --json``.
+``python -m services.demo --orders N --rate R --seed S --kill SERVICE --json``, from the
+project's checkout (:mod:`services.demo.__main__`).
 """
 
 from services.demo.run import Options, run

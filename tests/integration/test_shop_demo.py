@@ -1,7 +1,7 @@
-"""`make demo`'s program, short: ``saga demo --orders 50 --json`` run as a user runs it, on
-the test session's Kafka and PostgreSQL. Every invariant holds after one service was
-killed with SIGKILL and restarted, the failures of the plan happened, and no process of the
-run is left."""
+"""`make demo`'s program, short: ``python -m services.demo --orders 50 --json`` run as a user
+runs it (a subprocess, its exit status checked), on the test session's Kafka and PostgreSQL.
+Every invariant holds after one service was killed with SIGKILL and restarted, the failures
+of the plan happened, and no process of the run is left."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._saga_cli import clean_env, run_saga
+from tests._saga_cli import clean_env
+from tests._shop_cli import run_shop
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,7 @@ def test_a_short_demo_keeps_every_invariant_through_a_kill(
     env = clean_env(
         tmp_path / "stack", SAGA_KAFKA_BOOTSTRAP=kafka_bootstrap, SAGA_DATABASE_URL=database_url
     )
-    done = run_saga("demo", "--orders", "50", "--rate", "25", "--json", env=env, timeout=300)
+    done = run_shop("demo", "--orders", "50", "--rate", "25", "--json", env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads(done.stdout)
 

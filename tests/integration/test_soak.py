@@ -1,7 +1,8 @@
-"""The chaos soak, short: ``saga soak`` run as a user runs it, on a Kafka and a PostgreSQL of
-its own (it stops and crashes them). A few hundred orders, 20 SIGKILLs of every kind of
-process, pauses, a rebalance storm, a broker outage and a PostgreSQL immediate restart:
-nothing lost, nothing doubled, the same seed's schedule, no process left behind."""
+"""The chaos soak, short: ``python -m services.soak`` run as a user runs it (a subprocess, its
+exit status checked), on a Kafka and a PostgreSQL of its own (it stops and crashes them). A
+few hundred orders, 20 SIGKILLs of every kind of process, pauses, a rebalance storm, a
+broker outage and a PostgreSQL immediate restart: nothing lost, nothing doubled, the same
+seed's schedule, no process left behind."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from services.common import SERVICES
 from services.soak import Options
 from services.soak.run import schedule_of
 from services.soak.schedule import fingerprint
-from tests._saga_cli import clean_env, run_saga
+from tests._saga_cli import clean_env
+from tests._shop_cli import run_shop
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +42,7 @@ def stack_dir() -> Iterator[Path]:
 def test_a_short_seeded_soak_loses_and_doubles_nothing(stack_dir: Path) -> None:
     env = clean_env(stack_dir)
     started = time.monotonic()
-    done = run_saga(
+    done = run_shop(
         "soak",
         *("--orders", str(ORDERS), "--rate", str(RATE), "--kills", str(KILLS)),
         *("--seed", str(SEED), "--json"),

@@ -109,6 +109,11 @@ def test_schemas_check_refuses_an_invalid_default_on_one_line(
 # -- saga schemas generate / list --------------------------------------------------------
 
 
+def test_schemas_generate_asks_where_to_write(env: dict[str, str]) -> None:
+    # No default module: a user's project has no services/contracts/.
+    assert_usage_error(run_saga("schemas", "generate", str(AVRO), env=env), "--out")
+
+
 def test_schemas_generate_check_passes_when_up_to_date(env: dict[str, str]) -> None:
     done = run_saga("schemas", "generate", str(AVRO), "-o", str(GENERATED), "--check", env=env)
     assert done.returncode == 0, done.stderr
@@ -236,6 +241,19 @@ def test_help_exits_0(env: dict[str, str]) -> None:
     assert "schemas" in done.stdout
 
 
+def test_help_lists_framework_commands_only(env: dict[str, str]) -> None:
+    # The example shop's programs are the project's (python -m services.demo, ...soak).
+    done = run_saga("--help", env=env)
+    assert done.returncode == 0, done.stderr
+    for word in ("demo", "soak"):
+        assert word not in done.stdout.lower(), done.stdout
+
+
+@pytest.mark.parametrize("command", ["demo", "soak"])
+def test_the_shop_programs_are_not_saga_commands(env: dict[str, str], command: str) -> None:
+    assert_usage_error(run_saga(command, env=env), f"No such command '{command}'")
+
+
 def test_ctrl_c_exits_130_without_a_traceback(env: dict[str, str], tmp_path: Path) -> None:
     # A module that blocks while it is imported stands for any long command.
     (tmp_path / "blocking.py").write_text(
@@ -244,36 +262,3 @@ def test_ctrl_c_exits_130_without_a_traceback(env: dict[str, str], tmp_path: Pat
     with saga_process("diagram", "blocking:Saga", env=env, cwd=tmp_path, ctrl_c=True) as process:
         assert first_line(process).strip() == "ready"
         assert_exits_on(process, signal.SIGINT, 130)
-
-
-# -- saga demo (bad input only: the run itself is tests/integration/test_shop_demo.py) -----
-
-
-def test_demo_outside_the_checkout_names_the_folder(env: dict[str, str], tmp_path: Path) -> None:
-    done = run_saga("demo", env=env, cwd=tmp_path)
-    assert_one_line_error(done, "run it in the repository's root folder", "make demo")
-    assert not (tmp_path / ".saga").exists()  # no stack was started in the wrong place
-
-
-def test_demo_options_are_checked_before_the_stack_comes_up(env: dict[str, str]) -> None:
-    assert_one_line_error(run_saga("demo", "--kill", "nobody", env=env), "--kill nobody")
-    assert_usage_error(run_saga("demo", "--orders", "0", env=env), "--orders")
-    assert_usage_error(run_saga("demo", "--rate", "0", env=env), "--rate")
-    assert not Path(env["SAGA_STACK_DIR"]).exists()
-
-
-# -- saga soak (bad input only: the run itself is tests/integration/test_soak.py) ----------
-
-
-def test_soak_outside_the_checkout_names_the_folder(env: dict[str, str], tmp_path: Path) -> None:
-    done = run_saga("soak", env=env, cwd=tmp_path)
-    assert_one_line_error(done, "saga soak runs the example shop", "root folder")
-    assert not (tmp_path / ".saga").exists()
-
-
-def test_soak_options_are_checked_before_anything_starts(env: dict[str, str]) -> None:
-    assert_one_line_error(run_saga("soak", "--orders", "0", env=env), "--orders 0")
-    assert_one_line_error(run_saga("soak", "--rate", "0", env=env), "--rate 0")
-    assert_one_line_error(run_saga("soak", "--kills", "-1", env=env), "--kills -1")
-    assert_one_line_error(run_saga("soak", "--orders", "2", "--kills", "30", env=env), "at most")
-    assert not Path(env["SAGA_STACK_DIR"]).exists()  # no private stack was started

@@ -1,7 +1,6 @@
-"""``saga soak``: the chaos soak on the example shop of a project checkout.
+"""``python -m services.soak`` (what ``make soak`` runs): parse the options and run the soak.
 
-Like ``saga demo``, it imports the shop (``services.soak``) from the current folder. By
-default the soak starts a Kafka and a PostgreSQL of its own (``<stack dir>/soak``, free
+By default the soak starts a Kafka and a PostgreSQL of its own (``<stack dir>/soak``, free
 ports), because it stops and crashes them; ``--shared-stack`` uses the usual stack (or
 ``SAGA_KAFKA_BOOTSTRAP`` and ``SAGA_DATABASE_URL``) and leaves the servers alone.
 """
@@ -13,10 +12,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from saga.cli._db import database_errors
-from saga.cli._demo import shop_module, stack_endpoints
+from services.cli import database_errors, main, program, require_checkout, stack_endpoints
+from services.soak.run import Options, run
+
+app = program("The chaos soak on the example shop.")
 
 
+@app.command()
 def soak(
     orders: Annotated[int, typer.Option(help="orders to place")] = 10_000,
     rate: Annotated[float, typer.Option(help="orders per second")] = 25.0,
@@ -35,8 +37,8 @@ def soak(
     """Run the shop under a seeded fault schedule (kills, pauses, rebalance storms, broker
     and database restarts), then check that nothing was lost or doubled (exit 1 naming the
     order on any violation). Run it from the project's checkout."""
-    shop = shop_module("soak")
-    options = shop.Options(
+    require_checkout("soak")
+    options = Options(
         orders=orders,
         rate=rate,
         seed=seed,
@@ -47,9 +49,13 @@ def soak(
     options.check()  # before anything starts
     console = Console(soft_wrap=True, stderr=as_json)
     if private_stack:
-        code = shop.run(None, options, Console(soft_wrap=True))
+        code = run(None, options, Console(soft_wrap=True))
     else:
         endpoints = stack_endpoints(console)
         with database_errors(endpoints.database_url):
-            code = shop.run(endpoints, options, Console(soft_wrap=True))
+            code = run(endpoints, options, Console(soft_wrap=True))
     raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    main(app)
