@@ -63,7 +63,7 @@ def require_checkout(name: str) -> None:
     if Path.cwd().resolve() != ROOT:
         raise ConfigError(
             f"python -m services.{name} runs the example shop of the project's checkout: run "
-            f"it in the repository's root folder (where services/ is), e.g. `make it`"
+            f"it in the repository's root folder (where services/ is), e.g. `make {name}`"
         )
 
 
@@ -106,6 +106,6 @@ def database_errors(url: str) -> Iterator[None]:
     except (psycopg.OperationalError, OperationalError) as exc:
         driver_error = getattr(exc, "orig", None) or exc  # without SQLAlchemy's wrapping
         raise TransportError(
-            f"cannot reach PostgreSQL at {url} ({redact_error(driver_error, url)}): "
+            f"cannot reach PostgreSQL at {redact_url(url)} ({redact_error(driver_error, url)}): "
             "run `saga stack up` or check SAGA_DATABASE_URL"
         ) from None

@@ -87,7 +87,7 @@ def test_schemas_check_warnings_do_not_fail(env: dict[str, str], tmp_path: Path)
     [
         (["schemas", "check", "/nonexistent/avro"], ["does not exist", "SAGA_SCHEMA_DIR"]),
         (["schemas", "check", str(AVRO), "--level", "BACKWARDS"], ["choose one of"]),
-        (["schemas", "generate", "/nonexistent/avro", "--check"], ["does not exist"]),
+        (["schemas", "generate", "/nonexistent/avro", "--check", "-o", "x.py"], ["does not exist"]),
         (["schemas", "list", "/nonexistent/avro"], ["does not exist"]),
     ],
 )
@@ -126,7 +126,9 @@ def test_schemas_generate_check_fails_on_stale_code(env: dict[str, str], tmp_pat
     done = run_saga("schemas", "generate", str(AVRO), "-o", str(stale), "--check", env=env)
     assert done.returncode == 1, done
     assert "out of date with" in done.stderr
-    assert "run `saga schemas generate`" in done.stderr  # on one line, however narrow
+    assert (
+        f"run `saga schemas generate --out {stale}`" in done.stderr
+    )  # on one line, however narrow
     written = tmp_path / "fresh.py"
     first = run_saga("schemas", "generate", str(AVRO), "-o", str(written), env=env)
     assert first.returncode == 0, first.stderr
