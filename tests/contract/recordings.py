@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from saga.definition.saga import Saga
-from tests.contract import shop as s
 from tests.contract.runtime import RuntimeFactory, SagaRuntime
-from tests.contract.shop import OrderSaga, Shop, TripSaga, placed
+from tests.sagas import shop as s
+from tests.sagas.shop import OrderSaga, Shop, TripSaga, placed
 
 HISTORIES = Path(__file__).parents[1] / "fixtures" / "histories"
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from saga.contracts.events import Event
 from saga.definition.declarations import Start, State, transition
 from saga.definition.saga import Saga
-from tests.contract.shop import avro
+from tests.sagas import avro
 
 _N = "test.strict."
 

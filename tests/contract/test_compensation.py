@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from saga.contracts.events import Event
-from tests.contract import shop as s
 from tests.contract.runtime import RuntimeFactory, SagaRuntime
-from tests.contract.shop import OrderSaga, Shop, TripSaga, placed
+from tests.sagas import shop as s
+from tests.sagas.shop import OrderSaga, Shop, TripSaga, placed
 
 TRIP_STEPS = [
     (s.BookHotel, s.HotelBooked, s.HotelFull, s.CancelHotel),

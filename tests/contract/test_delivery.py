@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from saga.errors import UnknownInstanceError
-from tests.contract import shop as s
 from tests.contract.runtime import RuntimeFactory
-from tests.contract.shop import OrderSaga, Shop, TripSaga, placed
+from tests.sagas import shop as s
+from tests.sagas.shop import OrderSaga, Shop, TripSaga, placed
 
 
 def test_a_redelivered_event_has_no_second_effect(runtime: RuntimeFactory) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.contract.runtime import RuntimeFactory
-from tests.contract.shop import (
+from tests.sagas.shop import (
     AuthorizePayment,
     CapturePayment,
     NotifyCustomer,

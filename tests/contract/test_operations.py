@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from saga.errors import OperationRefused, UnknownInstanceError
-from tests.contract import shop as s
 from tests.contract.runtime import RuntimeFactory
-from tests.contract.shop import OrderSaga, Shop, placed
+from tests.sagas import shop as s
+from tests.sagas.shop import OrderSaga, Shop, placed
 
 
 def test_retry_requests_a_failed_step_again_after_the_pivot(runtime: RuntimeFactory) -> None:

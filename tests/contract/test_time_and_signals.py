@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.contract import shop as s
 from tests.contract.runtime import RuntimeFactory
-from tests.contract.shop import OrderSaga, Shop, placed
+from tests.sagas import shop as s
+from tests.sagas.shop import OrderSaga, Shop, placed
 
 
 def test_the_checkout_deadline_compensates_what_succeeded(runtime: RuntimeFactory) -> None:

@@ -1,5 +1,5 @@
 """Exit statuses of the commands that need a real PostgreSQL and Kafka, from the installed
-``saga`` executable (the commands without a stack: ``tests/unit/test_cli_exit_codes.py``)."""
+``saga`` executable (the commands without a stack: ``tests/unit/cli/test_cli_exit_codes.py``)."""
 
 from __future__ import annotations
 

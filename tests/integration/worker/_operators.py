@@ -13,9 +13,9 @@ from saga.engine.messages import Message
 from saga.postgres.connect import engine_for
 from saga.testing import eventually
 from tests._saga_cli import run_saga
-from tests.contract.shop import placed
 from tests.integration.worker._support import query
 from tests.integration.worker.conftest import APP, Scene
+from tests.sagas.shop import placed
 
 #: A worker of the order saga alone: no service answers, so orders wait in checking_out.
 ORDERS_ONLY = f"{APP}:OrderSaga"

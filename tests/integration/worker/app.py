@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from saga import Context, Event, Participant, Saga, Start, State, transition
-from tests.contract.shop import (
+from tests.sagas import avro
+from tests.sagas.shop import (
     AuthorizePayment,
     CapturePayment,
     OrderSaga,
@@ -34,7 +35,6 @@ from tests.contract.shop import (
     ShipOrder,
     StockReserved,
     VoidPayment,
-    avro,
 )
 
 __all__ = ["OrderSaga", "TicketSaga", "inventory", "payments", "shipping"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from saga import Saga, Start, State, Step
-from tests.contract.shop import (
+from tests.integration.worker.app import inventory, payments
+from tests.sagas.shop import (
     AuthorizePayment,
     Order,
     OrderPlaced,
@@ -25,7 +26,6 @@ from tests.contract.shop import (
     StockReserved,
     VoidPayment,
 )
-from tests.integration.worker.app import inventory, payments
 
 __all__ = ["OrderSaga", "OrderSagaV2", "inventory", "payments"]
 

@@ -18,7 +18,6 @@ from saga.engine.hosting import Subscriptions, topic_uses
 from saga.kafka.admin import create_topics
 from saga.testing import eventually
 from tests._saga_cli import saga_executable
-from tests.contract.shop import placed
 from tests.integration.worker import app
 from tests.integration.worker._support import (
     ROOT,
@@ -35,6 +34,7 @@ from tests.integration.worker._support import (
     unique_prefix,
     write_contracts,
 )
+from tests.sagas.shop import placed
 
 APP = "tests.integration.worker.app"
 

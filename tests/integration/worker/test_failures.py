@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from saga.testing import eventually
-from tests.contract.shop import placed
 from tests.integration.worker._support import query
 from tests.integration.worker.conftest import Scene
+from tests.sagas.shop import placed
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import pytest
 
 from saga.testing import eventually
 from tests._saga_cli import assert_one_line_error, run_saga
-from tests.contract.shop import placed
 from tests.integration.worker.conftest import APP, Scene
+from tests.sagas.shop import placed
 
 pytestmark = pytest.mark.integration
 

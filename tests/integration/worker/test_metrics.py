@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from saga.testing import eventually
 from tests._saga_cli import assert_one_line_error, env_with_endpoints, run_saga
-from tests.contract.shop import StockReserved, placed
 from tests.integration.worker._support import ROOT, prepare_database, write_contracts
 from tests.integration.worker.app import TicketOpened
 from tests.integration.worker.conftest import APP, Scene
+from tests.sagas.shop import StockReserved, placed
 
 pytestmark = pytest.mark.integration
 

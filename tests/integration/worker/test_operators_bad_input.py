@@ -1,6 +1,6 @@
 """Bad input to the operators' commands, on a real database and broker: one ``error:`` line
 naming the fix, exit 2, no traceback (click's usage message for a malformed command line).
-The checks that need no stack: ``tests/unit/test_operators_cli.py``."""
+The checks that need no stack: ``tests/unit/cli/test_operators_cli.py``."""
 
 from __future__ import annotations
 

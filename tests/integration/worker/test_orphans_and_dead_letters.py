@@ -9,7 +9,6 @@ import pytest
 
 from saga.testing import eventually
 from tests._saga_cli import assert_one_line_error
-from tests.contract.shop import StockReserved, placed
 from tests.integration.worker._operators import (
     dead_letters,
     effects,
@@ -22,6 +21,7 @@ from tests.integration.worker._operators import (
 )
 from tests.integration.worker._support import query
 from tests.integration.worker.conftest import Scene
+from tests.sagas.shop import StockReserved, placed
 
 pytestmark = pytest.mark.integration
 

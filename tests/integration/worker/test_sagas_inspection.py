@@ -12,7 +12,6 @@ import pytest
 
 from saga.engine.messages import Message
 from saga.testing import eventually
-from tests.contract.shop import placed
 from tests.integration.worker import app
 from tests.integration.worker._operators import (
     ORDERS_ONLY,
@@ -28,6 +27,7 @@ from tests.integration.worker._operators import (
     wait_for,
 )
 from tests.integration.worker.conftest import Scene
+from tests.sagas.shop import placed
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ import getpass
 import pytest
 
 from tests._saga_cli import assert_one_line_error
-from tests.contract.shop import placed
 from tests.integration.worker._operators import (
     ORDERS_ONLY,
     effects,
@@ -23,6 +22,7 @@ from tests.integration.worker._operators import (
 )
 from tests.integration.worker.conftest import APP, Scene
 from tests.integration.worker.test_versions import V1, V2_ONLY
+from tests.sagas.shop import placed
 
 pytestmark = pytest.mark.integration
 

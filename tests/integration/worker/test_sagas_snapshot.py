@@ -25,7 +25,7 @@ from saga.postgres.connect import engine_for
 from saga.postgres.tables import upgrade_database
 from saga.runtime.worker import describe
 from tests._saga_cli import env_with_endpoints, run_saga
-from tests.contract.shop import OrderSaga
+from tests.sagas.shop import OrderSaga
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from saga.testing import eventually
 from tests._saga_cli import assert_one_line_error, run_saga
-from tests.contract.shop import placed
 from tests.integration.worker._support import statuses
 from tests.integration.worker.app import TicketOpened
 from tests.integration.worker.conftest import APP, Scene
+from tests.sagas.shop import placed
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from saga.definition.saga import definition_of
 from saga.engine.instance import COMPENSATING
 from saga.testing.harness import Harness
-from tests.contract import shop as s
-from tests.contract.shop import OrderSaga, Shop, placed
+from tests.sagas import shop as s
+from tests.sagas.shop import OrderSaga, Shop, placed
 
 DEFINITION = definition_of(OrderSaga)
 LEGAL = {(e.source, e.target) for e in DEFINITION.edges()}

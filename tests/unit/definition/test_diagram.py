@@ -9,7 +9,7 @@ from saga.cli._diagram import choreography, diagram
 from saga.definition.choreography import check_choreography
 from saga.definition.diagram import mermaid
 from saga.errors import ConfigError
-from tests.contract.shop import OrderPlaced, OrderSaga, ShipmentDelayed, Shop, TripSaga
+from tests.sagas.shop import OrderPlaced, OrderSaga, ShipmentDelayed, Shop, TripSaga
 
 
 def test_the_order_saga_diagram_shows_steps_joins_and_compensation() -> None:
@@ -44,17 +44,17 @@ def test_every_move_in_the_definition_is_drawn() -> None:
 
 
 def test_the_cli_prints_the_diagram(capsys: pytest.CaptureFixture[str]) -> None:
-    diagram("tests.contract.shop:OrderSaga")
+    diagram("tests.sagas.shop:OrderSaga")
     assert capsys.readouterr().out == mermaid(OrderSaga)
 
 
 @pytest.mark.parametrize(
     ("target", "fragment"),
     [
-        ("tests.contract.shop", "is not module.path:Name"),
-        ("tests.contract.nowhere:OrderSaga", "cannot import module 'tests.contract.nowhere'"),
-        ("tests.contract.shop:NoSuchSaga", "has no 'NoSuchSaga'"),
-        ("tests.contract.shop:Shop", "not a Saga class"),
+        ("tests.sagas.shop", "is not module.path:Name"),
+        ("tests.sagas.nowhere:OrderSaga", "cannot import module 'tests.sagas.nowhere'"),
+        ("tests.sagas.shop:NoSuchSaga", "has no 'NoSuchSaga'"),
+        ("tests.sagas.shop:Shop", "not a Saga class"),
     ],
 )
 def test_the_cli_names_a_bad_target(target: str, fragment: str) -> None:
@@ -81,7 +81,7 @@ def test_the_choreography_cli_exits_non_zero_on_loose_ends(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(typer.Exit) as caught:
-        choreography(["tests.contract.shop"], external=["test.shop.OrderPlaced"])
+        choreography(["tests.sagas.shop"], external=["test.shop.OrderPlaced"])
     assert caught.value.exit_code == 1
     out = capsys.readouterr().out
     assert "consumed but never produced: test.shop.ShipmentDelayed" in out

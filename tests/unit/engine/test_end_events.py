@@ -14,7 +14,7 @@ from saga.definition.participant import Participant
 from saga.definition.saga import Saga, definition_of
 from saga.errors import DefinitionError
 from saga.testing.harness import Harness
-from tests.unit.sagas.events import Ask, Begun, Job, No, Note, Poke, Undo, Yes
+from tests.sagas.jobs import Ask, Begun, Job, No, Note, Poke, Undo, Yes
 
 
 def _note(job: Job) -> Note:

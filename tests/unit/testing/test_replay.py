@@ -3,7 +3,7 @@
 The recordings in tests/fixtures/histories/ were made by the in-memory harness. When a
 change to the engine or to the sample sagas alters them on purpose, record them again::
 
-    SAGA_RECORD_HISTORIES=1 .venv/bin/pytest tests/unit/sagas/test_replay.py
+    SAGA_RECORD_HISTORIES=1 .venv/bin/pytest tests/unit/testing/test_replay.py
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pytest
 
 from saga.testing._replay import recorded_history, replay
 from saga.testing.harness import Harness
-from tests.contract import shop as s
 from tests.contract.recordings import HISTORIES, SCENARIOS
-from tests.contract.shop import OrderSaga, TripSaga
+from tests.sagas import shop as s
+from tests.sagas.shop import OrderSaga, TripSaga
 
 SAGAS = {"test.OrderSaga": OrderSaga, "test.TripSaga": TripSaga}
 

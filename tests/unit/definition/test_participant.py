@@ -10,7 +10,7 @@ from saga.definition.participant import Context, Participant
 from saga.engine.messages import Message, derived_id
 from saga.engine.processing import run_handler
 from saga.errors import DefinitionError
-from tests.unit.sagas.events import Ask, NotAnEvent, Undo, Unlisted, Yes
+from tests.sagas.jobs import Ask, NotAnEvent, Undo, Unlisted, Yes
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 E1, E2, CAUSE = (derived_id("test", name) for name in ("e1", "e2", "cause"))

@@ -15,7 +15,7 @@ from saga.engine.messages import Message, derived_id
 from saga.engine.processing import handle_inputs
 from saga.errors import DefinitionError
 from saga.testing._memory import MemoryStore
-from tests.unit.sagas.events import Begun, Job, No, Yes
+from tests.sagas.jobs import Begun, Job, No, Yes
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from saga.stack._docker import COMPOSE_ENDPOINTS
 from services.common import SERVICES, database_name
 from services.demo.processes import api_args, worker_args
 
-COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
+COMPOSE = Path(__file__).parents[3] / "docker-compose.yml"
 
 
 def _services() -> dict[str, dict[str, object]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from saga.contracts.events import Event
-from tests.contract.shop import avro
+from tests.sagas import avro
 
 _N = "test.unit."
 

@@ -11,7 +11,7 @@ import pytest
 from saga.definition.declarations import COMPENSATE, Signal, Start, State, Step, transition
 from saga.definition.saga import Saga, definition_of
 from saga.errors import DefinitionError
-from tests.unit.sagas.events import (
+from tests.sagas.jobs import (
     Ask,
     Ask2,
     Begun,
@@ -292,7 +292,7 @@ def test_missing_data_model_and_start_and_completed_state() -> None:
 
 
 def test_request_needing_fields_the_data_lacks() -> None:
-    from tests.contract.shop import ReserveStock
+    from tests.sagas.shop import ReserveStock
 
     def build() -> None:
         class Thin(Saga[Job]):
@@ -307,7 +307,7 @@ def test_request_needing_fields_the_data_lacks() -> None:
 
 
 def test_start_event_lacking_required_data_fields() -> None:
-    from tests.contract.shop import Order, OrderPlaced, ShipmentDelayed
+    from tests.sagas.shop import Order, OrderPlaced, ShipmentDelayed
 
     def build() -> None:
         class Thin(Saga[Order]):

@@ -24,7 +24,7 @@ from saga.engine.messages import (
 from saga.engine.operations import SagaShape, check, plan
 from saga.errors import OperationRefused
 from saga.testing import Harness
-from tests.unit.sagas.events import Ask, Ask2, Begun, Job, No, Note, Poke, Undo, Yes, Yes2
+from tests.sagas.jobs import Ask, Ask2, Begun, Job, No, Note, Poke, Undo, Yes, Yes2
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 _broken = {"second": False}  # the request builder of step `second` raises while True

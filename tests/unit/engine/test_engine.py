@@ -15,7 +15,7 @@ from saga.engine.messages import DeadlineFired, Message, SignalReceived, derived
 from saga.engine.processing import handle_saga_input
 from saga.errors import ConcurrencyError, UnknownInstanceError
 from saga.testing._memory import MemoryStore
-from tests.unit.sagas.events import Ask, Ask2, Begun, Job, No, Note, Poke, Undo, Undo2, Yes, Yes2
+from tests.sagas.jobs import Ask, Ask2, Begun, Job, No, Note, Poke, Undo, Undo2, Yes, Yes2
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from saga.definition.participant import Participant
 from saga.errors import ConfigError, DefinitionError, SagaError, UnknownInstanceError
 from saga.testing._replay import recorded_history, replay
 from saga.testing.harness import EPOCH, Faults, Harness
-from tests.contract import shop as s
-from tests.contract.shop import OrderSaga, Shop, placed
-from tests.unit.sagas.events import Ask, Yes
+from tests.sagas import shop as s
+from tests.sagas.jobs import Ask, Yes
+from tests.sagas.shop import OrderSaga, Shop, placed
 
 ORDERS = [("o-1", 1, 500), ("o-2", 20, 500), ("o-3", 2, 50_000), ("o-4", 3, 900)]
 
