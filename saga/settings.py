@@ -233,6 +233,11 @@ class Settings(BaseSettings):
             )
         return self.database_url.get_secret_value()
 
+    def producer_record_limit(self) -> int:
+        """The largest record a producer of ours sends: librdkafka's ``message.max.bytes``
+        (1,000,000 unless ``SAGA_KAFKA_OPTIONS`` sets it)."""
+        return int(self.kafka_options.get("message.max.bytes", 1_000_000))
+
     def kafka_config(self, bootstrap: str, **overrides: KafkaValue) -> dict[str, KafkaValue]:
         """A librdkafka config: bootstrap, then raw options (SASL/SSL...), then overrides."""
         config: dict[str, KafkaValue] = {"bootstrap.servers": bootstrap}

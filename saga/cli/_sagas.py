@@ -41,6 +41,7 @@ from saga.operators.sagas import (
     count_instances,
     find_instance,
     list_instances,
+    prune_instances,
     show_instance,
 )
 from saga.postgres.connect import engine_for
@@ -173,6 +174,42 @@ def stats(
         print_json_lines(c.to_json() for c in counts)
         return
     console().print(counts_table(counts))
+
+
+@sagas_app.command()
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            help="ended at least this long ago: 90d, 12w (at least 1d)", show_default=False
+        ),
+    ],
+    reason: Annotated[
+        str, typer.Option(help="why: recorded in saga_operator_action", show_default=False)
+    ],
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="completed and compensated unless given; failed too (repeatable)"),
+    ] = None,
+    saga: Annotated[list[str] | None, typer.Option("--saga", help="saga name (repeatable)")] = None,
+    by: Annotated[
+        str | None, typer.Option(help="who: recorded with the action (default: your OS user)")
+    ] = None,
+) -> None:
+    """Delete instances that ended long ago, with their history, deadlines and signals (the
+    tables otherwise grow for good). Chunk by chunk; safe to stop and run again."""
+    age = parse_duration(older_than, option="--older-than")
+    who = operator(by)
+    with database() as engine:
+        gone = prune_instances(
+            engine,
+            age,
+            by=who,
+            reason=reason,
+            statuses=status or ("completed", "compensated"),
+            sagas=saga or (),
+        )
+    lines().print(f"pruned {gone} ended instance{'s' if gone != 1 else ''} older than {older_than}")
 
 
 # -- operations ----------------------------------------------------------------------------

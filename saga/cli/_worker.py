@@ -42,19 +42,34 @@ def worker(
     relay: Annotated[
         bool, typer.Option("--relay/--no-relay", help="publish the outbox from this process")
     ] = True,
+    relay_name: Annotated[
+        str | None,
+        typer.Option(help="the outbox's relay name (default: the database's name)"),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="records per poll batch")] = 500,
     attempts: Annotated[
         int, typer.Option(help="tries of a failing handler before its dead letter")
     ] = 3,
     topic_prefix: Annotated[str, _PREFIX] = "",
+    unknown_events: Annotated[
+        str,
+        typer.Option(
+            help="a record of an event type no contract here names: skip, dead-letter or stop"
+        ),
+    ] = "skip",
     metrics_port: Annotated[int | None, METRICS_PORT] = None,
     log_format: Annotated[str, LOG_FORMAT] = "text",
 ) -> None:
     """Run sagas and participants on Kafka and PostgreSQL until SIGTERM or Ctrl-C."""
     from saga.contracts.topics import TopicMap
+    from saga.runtime.loop import UNKNOWN_EVENTS
     from saga.runtime.worker import Worker
     from saga.stack import resolve_endpoints
 
+    if unknown_events not in UNKNOWN_EVENTS:
+        raise ConfigError(
+            f"--unknown-events {unknown_events!r}: choose one of {', '.join(UNKNOWN_EVENTS)}"
+        )
     for option, value in (("--batch-size", batch_size), ("--attempts", attempts)):
         if value < 1:
             raise ConfigError(f"{option} {value}: give at least 1")
@@ -72,8 +87,10 @@ def worker(
             name=name,
             topics=TopicMap(prefix=topic_prefix),
             relay=relay,
+            relay_name=relay_name,
             batch_size=batch_size,
             attempts=attempts,
+            unknown_events=unknown_events,
         )
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -9,7 +9,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    ConfigResource,
+    OffsetSpec,
+)
 from confluent_kafka.cimpl import NewTopic
 
 from saga.errors import ConfigError, TransportError
@@ -64,6 +68,42 @@ def existing_topics(config: Mapping[str, Any], timeout: float = 15.0) -> dict[st
     """Topic name → partition count, as the broker knows them."""
     topics = broker_topics(admin_client(config), config, timeout)
     return {name: len(t.partitions) for name, t in topics.items() if t.error is None}
+
+
+def topic_configs(
+    config: Mapping[str, Any], topics: Iterable[str], timeout: float = 15.0
+) -> dict[str, dict[str, str]]:
+    """Topic name → its effective configuration (``max.message.bytes``, ``retention.ms``
+    ...), for the topics among ``topics`` that exist. One request for them all."""
+    names = sorted(set(topics))
+    if not names:
+        return {}
+    admin = admin_client(config)
+    futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, n) for n in names])
+    found: dict[str, dict[str, str]] = {}
+    for resource, future in futures.items():
+        try:
+            entries = future.result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                continue
+            raise TransportError(f"cannot read the config of topic {resource.name}: {exc}") from exc
+        except TimeoutError as exc:
+            raise unreachable(config, timeout, exc) from None
+        found[resource.name] = {k: e.value for k, e in entries.items() if e.value is not None}
+    return found
+
+
+def record_limits(
+    config: Mapping[str, Any], topics: Iterable[str], timeout: float = 15.0
+) -> dict[str, int]:
+    """Topic name → its ``max.message.bytes`` (the largest record batch the broker appends),
+    for the topics among ``topics`` that exist."""
+    return {
+        name: int(values["max.message.bytes"])
+        for name, values in topic_configs(config, topics, timeout).items()
+        if "max.message.bytes" in values
+    }
 
 
 def create_topics(

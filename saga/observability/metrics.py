@@ -82,6 +82,12 @@ orphans_kept = meter.create_counter(
     unit="{event}",
     description="Orphan events kept for an instance that did not exist (yet)",
 )
+skipped = meter.create_counter(
+    "saga.events.skipped",
+    unit="{message}",
+    description="Records a worker passed over: their event type is not one it hosts (by "
+    "topic, event type, and whether its contracts know the type)",
+)
 published = meter.create_counter(
     "saga.outbox.published", unit="{message}", description="Outbox rows the relay published"
 )

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from saga.definition.model import COMPENSATING
 from saga.engine.instance import HistoryEntry, Instance
 from saga.errors import ConfigError, UnknownInstanceError
+from saga.postgres import audit
+from saga.postgres.maintenance import prune_ended
 
 STATUSES = ("running", "compensating", "completed", "compensated", "failed")
 _ACTIVE = ("running", "compensating")
@@ -367,3 +369,54 @@ def _suggest(name: str, known: Iterable[str], what: str = "sagas") -> str:
         return f" (did you mean {close[0]!r}?)"
     shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
     return f" ({what}: {shown or 'none'})"
+
+
+# -- retention -------------------------------------------------------------------------------
+
+PRUNABLE = ("completed", "compensated", "failed")
+
+
+def prune_instances(
+    engine: Engine,
+    older_than: timedelta,
+    *,
+    by: str,
+    reason: str,
+    statuses: Sequence[str] = ("completed", "compensated"),
+    sagas: Sequence[str] = (),
+    chunk: int = 1_000,
+) -> int:
+    """Delete instances that ended more than ``older_than`` ago, with their history,
+    deadlines and signals, ``chunk`` at a time (one transaction each, so a long prune
+    holds no locks for long and a crash loses no more than the chunk under way); recorded
+    with who and why. Returns how many went.
+
+    Keep ``older_than`` well beyond the inbox horizon: an event that arrives for a pruned
+    instance finds none (a start event would start it again)."""
+    wrong = sorted(set(statuses) - set(PRUNABLE))
+    if wrong or not statuses:
+        raise ConfigError(
+            f"--status {', '.join(wrong) or '(none)'}: only ended instances go: "
+            f"{', '.join(PRUNABLE)}"
+        )
+    if older_than < timedelta(days=1):
+        raise ConfigError(
+            f"--older-than {older_than}: give at least 1d, well past the inbox horizon "
+            "(an event arriving for a pruned instance would find none)"
+        )
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            "sagas.prune",
+            [",".join(sagas) or "*"],
+            by=by,
+            reason=reason,
+            detail={"older_than_s": older_than.total_seconds(), "statuses": list(statuses)},
+        )
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            gone = prune_ended(conn, older_than, statuses=statuses, sagas=sagas, chunk=chunk)
+        total += gone
+        if gone < chunk:
+            return total

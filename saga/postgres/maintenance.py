@@ -1,4 +1,5 @@
-"""Watching and trimming the outbox: its lag, and the retention of published rows.
+"""Watching and trimming what grows: the outbox (its lag, the retention of published
+rows, refused rows) and ended saga instances with their history.
 
 Every function takes the caller's SQLAlchemy ``Connection`` (``engine.begin()``, or
 ``session.connection()``) and never commits: what it changes commits with the caller's
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import ARRAY, Connection, Text, bindparam, delete, func, select, text, update
 
 from saga.postgres.tables import OUTBOX_CHANNEL, outbox_table
 
@@ -21,11 +22,65 @@ __all__ = [
     "cleanup_outbox",
     "discard_refused_rows",
     "outbox_lag",
+    "prune_ended",
     "refused_rows",
     "requeue_refused_rows",
 ]
 
 _o = outbox_table.c
+
+
+def prune_ended(
+    conn: Connection,
+    older_than: timedelta,
+    *,
+    statuses: Sequence[str] = ("completed", "compensated"),
+    sagas: Sequence[str] = (),
+    chunk: int = 1_000,
+) -> int:
+    """Delete up to ``chunk`` instances that ended with one of ``statuses`` more than
+    ``older_than`` ago (their last change), with their history, deadlines and queued
+    signals, in one statement; returns how many instances went."""
+    sql = text(
+        """
+        WITH gone AS (
+            DELETE FROM saga_instance
+            WHERE (saga, instance_id) IN (
+                SELECT saga, instance_id FROM saga_instance
+                WHERE status = ANY(:statuses) AND updated_at < now() - :older_than
+                  AND (cardinality(:sagas) = 0 OR saga = ANY(:sagas))
+                LIMIT :chunk
+            )
+            RETURNING saga, instance_id
+        ),
+        history AS (
+            DELETE FROM saga_history h USING gone g
+            WHERE h.saga = g.saga AND h.instance_id = g.instance_id
+        ),
+        deadlines AS (
+            DELETE FROM saga_deadline d USING gone g
+            WHERE d.saga = g.saga AND d.instance_id = g.instance_id
+        ),
+        signals AS (
+            DELETE FROM saga_signal s USING gone g
+            WHERE s.saga = g.saga AND s.instance_id = g.instance_id
+        )
+        SELECT count(*) FROM gone
+        """
+    ).bindparams(
+        bindparam("statuses", type_=ARRAY(Text)),
+        bindparam("sagas", type_=ARRAY(Text)),
+    )
+    found = conn.execute(
+        sql,
+        {
+            "statuses": list(statuses),
+            "sagas": list(sagas),
+            "older_than": older_than,
+            "chunk": chunk,
+        },
+    ).scalar_one()
+    return int(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 from saga.contracts.envelope import Envelope
 from saga.contracts.events import Event, event_name
 from saga.contracts.serde import Encoded
-from saga.errors import ConfigError, EncodeError
+from saga.errors import ConfigError, EncodeError, PayloadTooLarge
 from saga.observability.tracing import current_traceparent
 from saga.postgres.tables import lane_of, outbox_table
+from saga.settings import Settings
 
 __all__ = [
     "EventEncoder",
@@ -59,6 +60,22 @@ class OutboxEntry:
 
 
 TopicChoice = str | Mapping[str, str] | Callable[[Event], str]
+
+
+# Upper bounds of what Kafka adds around a record's key, value and headers (record format
+# v2: varint lengths, attributes, deltas; the batch header the broker counts as well).
+_RECORD_OVERHEAD = 5 + 1 + 10 + 5 + 5 + 5 + 5
+_HEADER_OVERHEAD = 5 + 5
+_BATCH_OVERHEAD = 61
+
+
+def record_size(key: bytes, value: bytes, headers: Sequence[tuple[str, bytes | None]]) -> int:
+    """How many bytes the record counts for against ``message.max.bytes`` (the producer's)
+    and ``max.message.bytes`` (the topic's), at most: a record alone in its batch."""
+    size = _BATCH_OVERHEAD + _RECORD_OVERHEAD + len(key) + len(value)
+    for name, data in headers:
+        size += _HEADER_OVERHEAD + len(name.encode()) + (len(data) if data else 0)
+    return size
 
 
 def outbox_row(
@@ -125,15 +142,37 @@ class Outbox:
     """Writes events to ``saga_outbox`` inside the caller's SQLAlchemy session.
 
     ``topic`` is one topic for every event, a mapping from event name to topic, or a
-    function of the event. ``producer`` names this service in the envelope.
+    function of the event. ``producer`` names this service in the envelope. An event whose
+    Kafka record would be over ``record_limit`` (the producer's ``message.max.bytes``, from
+    ``SAGA_KAFKA_OPTIONS`` by default) or its topic's entry in ``topic_limits`` raises
+    :class:`~saga.errors.PayloadTooLarge` there, before anything is written.
     """
 
-    def __init__(self, encoder: EventEncoder, *, producer: str, topic: TopicChoice) -> None:
+    def __init__(
+        self,
+        encoder: EventEncoder,
+        *,
+        producer: str,
+        topic: TopicChoice,
+        record_limit: int | None = None,
+        topic_limits: Mapping[str, int] | None = None,
+    ) -> None:
         if not producer:
             raise ConfigError("Outbox needs producer=<name of this service> for the envelope")
         self._encoder = encoder
         self._producer = producer
         self._topic = topic
+        # An event Kafka would refuse is refused here, in the business transaction: written,
+        # it would be refused by the relay and hold back every later event of its key.
+        self._record_limit = (
+            Settings().producer_record_limit() if record_limit is None else record_limit
+        )
+        self._topic_limits = dict(topic_limits or {})
+
+    def set_topic_limits(self, limits: Mapping[str, int]) -> None:
+        """Each topic's ``max.message.bytes`` (see :func:`saga.kafka.admin.record_limits`):
+        an event over its topic's limit is refused as it is written."""
+        self._topic_limits = dict(limits)
 
     def add(
         self,
@@ -203,8 +242,25 @@ class Outbox:
         return Envelope.new(event, correlation_id=correlation_id, producer=self._producer)
 
     def _row(self, entry: OutboxEntry, encoded: Encoded) -> dict[str, Any]:
+        topic = entry.topic or self._topic_for(entry.event)
+        size = record_size(encoded.key, encoded.value, encoded.headers)
+        limit = self._record_limit
+        if size > limit:
+            raise PayloadTooLarge(
+                f"{encoded.envelope.event_type} for {topic} is a {size}-byte Kafka record (key "
+                f"and headers included), over the producer's message.max.bytes of {limit}: "
+                "keep large data out of events, or raise message.max.bytes in "
+                "SAGA_KAFKA_OPTIONS (and the topic's max.message.bytes)"
+            )
+        limit = self._topic_limits.get(topic, size)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"{encoded.envelope.event_type} for {topic} is a {size}-byte Kafka record (key "
+                f"and headers included), over the topic's max.message.bytes of {limit}: keep "
+                "large data out of events, or raise the topic's max.message.bytes"
+            )
         return outbox_row(
-            topic=entry.topic or self._topic_for(entry.event),
+            topic=topic,
             key=encoded.key,
             value=encoded.value,
             headers=encoded.headers,

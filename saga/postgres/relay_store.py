@@ -8,13 +8,20 @@ Times come from the database clock, so relays on hosts with skewed clocks agree 
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import timedelta
 from typing import NamedTuple
 
 import psycopg
 from psycopg import sql
 
-from saga.postgres.tables import OUTBOX_LANES, outbox_table, relay_lane_table, relay_member_table
+from saga.postgres.tables import (
+    OUTBOX_LANES,
+    outbox_identity_table,
+    outbox_table,
+    relay_lane_table,
+    relay_member_table,
+)
 
 
 def _sql(text: str) -> sql.Composed:
@@ -23,6 +30,7 @@ def _sql(text: str) -> sql.Composed:
         outbox=sql.Identifier(outbox_table.name),
         lane=sql.Identifier(relay_lane_table.name),
         member=sql.Identifier(relay_member_table.name),
+        identity=sql.Identifier(outbox_identity_table.name),
     )
 
 
@@ -127,6 +135,29 @@ def refuse(conn: psycopg.Connection, failures: dict[int, str]) -> None:
 
 
 # -- lanes ---------------------------------------------------------------------------------
+
+
+class OutboxIdentity(NamedTuple):
+    identity: uuid.UUID
+    relay_name: str  # the name its relays run under
+
+
+def outbox_identity(conn: psycopg.Connection, relay_name: str) -> OutboxIdentity:
+    """This outbox's identity (drawn by the migration; here too for ``create_tables``) and
+    its relay name: ``relay_name`` when it is the first relay, else the first one's."""
+    conn.execute(
+        _sql("INSERT INTO {identity} (relay_name) VALUES (%s) ON CONFLICT DO NOTHING"),
+        (relay_name,),
+    )
+    row = conn.execute(
+        _sql(
+            "UPDATE {identity} SET relay_name = coalesce(relay_name, %s) "
+            "RETURNING identity, relay_name"
+        ),
+        (relay_name,),
+    ).fetchone()
+    assert row is not None  # the insert above made sure of the row
+    return OutboxIdentity(uuid.UUID(str(row[0])), str(row[1]))
 
 
 def ensure_lanes(conn: psycopg.Connection) -> None:

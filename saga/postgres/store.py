@@ -17,7 +17,7 @@ work rolls back.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,6 +84,8 @@ class PgStore:
         topics: TopicMap | None = None,
         sagas: Collection[str] = (),
         clock: DatabaseClock | None = None,
+        record_limit: int | None = None,
+        topic_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.sessions = sessions
         self._serializer = serializer
@@ -93,8 +95,19 @@ class PgStore:
         self.outbox = (
             None
             if serializer is None
-            else Outbox(serializer, producer="saga-worker", topic=self.topics.topic_for)
+            else Outbox(
+                serializer,
+                producer="saga-worker",
+                topic=self.topics.topic_for,
+                record_limit=record_limit,
+                topic_limits=topic_limits,
+            )
         )
+
+    def set_topic_limits(self, limits: Mapping[str, int]) -> None:
+        """Each topic's ``max.message.bytes``: events over it are refused as they are written."""
+        if self.outbox is not None:
+            self.outbox.set_topic_limits(limits)
 
     @property
     def serializer(self) -> Serializer:

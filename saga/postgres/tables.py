@@ -14,6 +14,7 @@ table                  holds
 ``saga_orphan_event``  events kept for an instance that did not exist yet (out of order)
 ``saga_definition``    the sagas workers host: versions, signals, states (for the CLI)
 ``saga_operator_action``  what operators did outside a saga's history: who, what, why
+``saga_outbox_identity``  one row: this outbox's identity, which relay progress records carry
 =====================  ===================================================================
 
 Production databases get these tables from the Alembic history in ``migrations/`` next to
@@ -35,6 +36,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Identity,
@@ -117,6 +120,22 @@ outbox_table = Table(
         "id",
         postgresql_where=text("refused_at IS NOT NULL"),
     ),
+)
+
+# One row: this outbox's identity, drawn when its tables are made. The relay's progress
+# records carry it, so a record written for another outbox (a database dropped and created
+# again under the same name, another service's relay of the same name) never marks a row
+# of this one published.
+outbox_identity_table = Table(
+    "saga_outbox_identity",
+    metadata,
+    Column("single", Boolean, primary_key=True, server_default=text("true")),
+    Column("identity", Uuid, nullable=False, server_default=text("gen_random_uuid()")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The relay name the first relay ran under: relays of other names are refused, since
+    # they would share the lanes' leases without fencing each other's producers.
+    Column("relay_name", Text),
+    CheckConstraint("single", name="saga_outbox_identity_single"),
 )
 
 relay_lane_table = Table(

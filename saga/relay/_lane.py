@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -21,7 +22,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from saga._crashpoints import crash_point
 from saga.observability import tracing as _telemetry
 from saga.postgres.relay_store import PendingRow
-from saga.relay._progress import encode_ids, lane_key
+from saga.relay._progress import encode_progress, lane_key
 
 # Errors about one record that retrying cannot fix: the row is refused.
 _PERMANENT = frozenset(
@@ -64,6 +65,8 @@ class BatchResult:
     suspects: set[int] = field(default_factory=set)
     """Rows whose record batch the broker refused: one of them is bad, maybe not all."""
     error: str = ""
+    produced: bool = False
+    """Records of the batch went out before it was aborted: the producer must be replaced."""
 
 
 def _describe(error: KafkaError) -> str:
@@ -74,10 +77,17 @@ class LaneProducer:
     """The transactional producer of one lane, owned by one relay at a time."""
 
     def __init__(
-        self, config: dict[str, Any], transactional_id: str, lane: int, progress_topic: str
+        self,
+        config: dict[str, Any],
+        transactional_id: str,
+        lane: int,
+        progress_topic: str,
+        *,
+        outbox: uuid.UUID,
     ) -> None:
         self.lane = lane
         self._progress_topic = progress_topic
+        self._outbox = outbox  # the identity every progress record carries
         self._producer = Producer({**config, "transactional.id": transactional_id})
         self._committed_at = 0.0
 
@@ -138,7 +148,7 @@ class LaneProducer:
             self._producer.produce(
                 self._progress_topic,
                 key=lane_key(self.lane),
-                value=encode_ids(sorted([*unmarked, *sent])),
+                value=encode_progress(self._outbox, sorted([*unmarked, *sent])),
                 partition=self.lane,
             )
             crash_point("relay.before_commit")
@@ -192,6 +202,7 @@ class LaneProducer:
             refused=failed,
             suspects=set(delivery_errors),
             error=_describe(error),
+            produced=sent > 0,
         )
 
     def close(self) -> None:

@@ -9,15 +9,21 @@ not be marked yet; marking is idempotent, so naming a marked row again is harmle
 lane's transactional producer writes that partition, so once ``init_transactions`` has
 fenced the previous owner no transaction is open there and the partition can be read to
 its end. The topic is compacted: the last record per lane is all that is ever needed.
+
+A record carries the identity of the outbox it was written for
+(:func:`saga.postgres.relay_store.outbox_identity`): row ids are only meaningful in that
+outbox, and a record of another one (its database dropped and created again under the same
+name, or another service's relay under the same name) must never mark rows here.
 """
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from array import array
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.cimpl import NewTopic
@@ -25,31 +31,51 @@ from confluent_kafka.cimpl import NewTopic
 from saga.errors import ConfigError, TransportError
 from saga.kafka.admin import admin_client, broker_topics, unreachable
 
-_FORMAT = b"\x01"
+_LEGACY = b"\x01"  # ids only: written before outboxes had an identity
+_FORMAT = b"\x02"  # the outbox's identity (16 bytes), then the ids
 _WINDOW = 64
 
 
-def encode_ids(ids: Sequence[int]) -> bytes:
-    """Ascending outbox ids as compressed 64-bit deltas."""
+class Progress(NamedTuple):
+    """A progress record: the outbox it was written for (None: a record from before
+    outboxes had an identity) and the row ids it names."""
+
+    outbox: uuid.UUID | None
+    ids: list[int]
+
+
+def encode_progress(outbox: uuid.UUID, ids: Sequence[int]) -> bytes:
+    """The outbox's identity, then ascending ids as compressed 64-bit deltas."""
     deltas = array("q", [ids[0]] if ids else [])
     deltas.extend(b - a for a, b in pairwise(ids))
-    return _FORMAT + zlib.compress(deltas.tobytes(), 1)
+    return _FORMAT + outbox.bytes + zlib.compress(deltas.tobytes(), 1)
 
 
-def decode_ids(value: bytes) -> list[int]:
-    if value[:1] != _FORMAT:
+def decode_progress(value: bytes) -> Progress:
+    kind = value[:1]
+    if kind not in (_FORMAT, _LEGACY):
         raise TransportError(
-            f"progress record in an unknown format ({value[:1].hex()}): the topic is shared "
+            f"progress record in an unknown format ({kind.hex()}): the topic is shared "
             "with another program; give this relay its own name"
         )
-    deltas = array("q")
-    deltas.frombytes(zlib.decompress(value[1:]))
+    outbox: uuid.UUID | None = None
+    body = value[1:]
+    try:
+        if kind == _FORMAT:
+            outbox, body = uuid.UUID(bytes=value[1:17]), value[17:]
+        deltas = array("q")
+        deltas.frombytes(zlib.decompress(body))
+    except (zlib.error, ValueError, TypeError) as exc:
+        raise TransportError(
+            f"corrupt progress record ({exc}): delete the relay's progress topic only if "
+            "every outbox row it names is marked published, or give the relay a new name"
+        ) from None
     ids: list[int] = []
     total = 0
     for delta in deltas:
         total += delta
         ids.append(total)
-    return ids
+    return Progress(outbox, ids)
 
 
 def lane_key(lane: int) -> bytes:
@@ -100,9 +126,9 @@ class ProgressReader:
     def close(self) -> None:
         self._consumer.close()
 
-    def last_ids(self, lanes: list[int], timeout: float) -> dict[int, list[int]]:
-        """Ids in each lane's last committed progress record (empty: there is none)."""
-        found: dict[int, list[int]] = {lane: [] for lane in lanes}
+    def last(self, lanes: list[int], timeout: float) -> dict[int, Progress]:
+        """Each lane's last committed progress record (none: a lane never published)."""
+        found: dict[int, Progress] = {}
         windows: dict[int, tuple[int, int, int]] = {}  # lane: (low, start, end)
         for lane in lanes:
             try:
@@ -122,7 +148,7 @@ class ProgressReader:
             for lane, (low, start, _) in windows.items():
                 value = last.get(lane)
                 if value is not None:
-                    found[lane] = decode_ids(value)
+                    found[lane] = decode_progress(value)
                 elif start > low:  # only aborted transactions and markers: look further back
                     further[lane] = (low, max(low, start - size * 4), start)
             windows = further

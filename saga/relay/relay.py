@@ -68,7 +68,7 @@ from saga.postgres.connect import engine_for
 from saga.postgres.maintenance import Lag, cleanup_outbox, outbox_lag
 from saga.postgres.tables import OUTBOX_CHANNEL, OUTBOX_LANES
 from saga.relay._lane import BatchResult, LaneOutcome, LaneProducer
-from saga.relay._progress import ProgressReader, ensure_topic
+from saga.relay._progress import Progress, ProgressReader, ensure_topic
 from saga.settings import Settings, check_database_url, redact_error
 
 __all__ = ["Relay", "default_relay_name"]
@@ -154,6 +154,7 @@ class Relay:
         self._cleanup_interval = cleanup_interval
 
         self._db: psycopg.Connection | None = None
+        self._outbox: uuid.UUID | None = None  # the outbox's identity, read on connecting
         # Marks batch N-1 while the main connection reads batch N+1: both are on the
         # critical path of a round, and they overlap well.
         self._marking_db: psycopg.Connection | None = None
@@ -170,6 +171,7 @@ class Relay:
         self._pool = ThreadPoolExecutor(max_workers=OUTBOX_LANES, thread_name_prefix="saga-lane")
         self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="saga-mark")
         self._setup_done = False
+        self.renewals = 0  # producers replaced after an aborted transaction
 
     # -- public ----------------------------------------------------------------------------
 
@@ -272,12 +274,36 @@ class Relay:
             self._listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
             try:
                 store.ensure_lanes(self._db)
+                outbox, named = store.outbox_identity(self._db, self.name)
             except psycopg.errors.UndefinedTable:
                 # Not an outage to wait out: only an upgrade makes the tables.
                 self._reset()
                 raise ConfigError(
                     "the framework's tables are missing in this database: run `saga db upgrade`"
                 ) from None
+            if named != self.name:
+                self._reset()
+                raise ConfigError(
+                    f"this outbox is relayed under the name {named!r}, not {self.name!r}: "
+                    f"relays of two names would publish its rows twice; run the relay with "
+                    f"--name {named} (a worker's relay: --relay-name), or, to rename it, stop "
+                    "every relay of the outbox and set saga_outbox_identity.relay_name to null"
+                )
+            if self._outbox is not None and outbox != self._outbox:
+                # Another outbox under the same URL: nothing held or learned still applies.
+                _log.warning(
+                    "relay %s: the outbox at this URL is a new one (identity %s, was %s): "
+                    "its database was created again; starting over",
+                    self.relay_id,
+                    outbox,
+                    self._outbox,
+                )
+                for producer in self._lanes.values():
+                    producer.close()
+                self._lanes.clear()
+                self._recovering.clear()
+                self._suspects.clear()
+            self._outbox = outbox
             self._next_maintenance = 0.0
 
     def _reset(self) -> None:
@@ -333,14 +359,19 @@ class Relay:
             return
         assert self._progress is not None
         try:
-            committed = self._progress.last_ids(sorted(fenced), self._kafka_timeout)
+            committed = self._progress.last(sorted(fenced), self._kafka_timeout)
         except TransportError as exc:
             for lane, producer in fenced.items():
                 producer.close()
                 self._recovery_failed(lane, str(exc))
             return
         # Rows of each lane's last committed transaction: published, perhaps never marked.
-        marked = store.mark_published(self._conn(), [i for ids in committed.values() for i in ids])
+        # Only a record of this outbox names its rows: ids mean nothing in another one.
+        ours = [i for p in committed.values() if p.outbox == self._outbox for i in p.ids]
+        for lane, progress in sorted(committed.items()):
+            if progress.outbox != self._outbox:
+                self._foreign_progress(lane, progress)
+        marked = store.mark_published(self._conn(), ours)
         if marked:
             _log.warning(
                 "relay %s: marked %d rows that an earlier relay published but did not mark",
@@ -353,9 +384,37 @@ class Relay:
             self._lanes[lane] = producer
             _log.info("relay %s holds lane %d", self.relay_id, lane)
 
+    def _foreign_progress(self, lane: int, progress: Progress) -> None:
+        """Report a lane's last progress record that another outbox's relay wrote."""
+        if progress.outbox is None:
+            whose = "a relay from before outboxes had an identity"
+            hint = "if it stopped without marking them, those rows are published again"
+        else:
+            whose = f"the relay of another outbox (identity {progress.outbox})"
+            hint = (
+                "this database was created again under the same name, or two outboxes "
+                f"share the relay name {self.name!r}: give each relay its own --name"
+            )
+        _log.warning(
+            "relay %s: lane %d's last record on %s was written by %s, not for this outbox "
+            "(identity %s); its %d row ids are not marked here: %s",
+            self.relay_id,
+            lane,
+            self.progress_topic,
+            whose,
+            self._outbox,
+            len(progress.ids),
+            hint,
+        )
+
     def _fence(self, lane: int) -> LaneProducer | str:
+        assert self._outbox is not None  # read on connecting, before any lane is held
         producer = LaneProducer(
-            self._producer_config, f"saga-relay.{self.name}.{lane}", lane, self.progress_topic
+            self._producer_config,
+            f"saga-relay.{self.name}.{lane}",
+            lane,
+            self.progress_topic,
+            outbox=self._outbox,
         )
         try:
             producer.init(self._kafka_timeout)  # fences every earlier producer of the lane
@@ -483,9 +542,25 @@ class Relay:
             _log.warning("relay %s: lane %d reset: %s", self.relay_id, lane, result.error)
             self._drop(lane)
             self._recovering[lane] = time.monotonic() + backoff(self._failures[lane])
-        elif not result.refused and not result.suspects:  # passing failure (broker away)
+            return
+        if not result.refused and not result.suspects:  # passing failure (broker away)
             _log.warning("relay %s: lane %d retries: %s", self.relay_id, lane, result.error)
             self._retry_at[lane] = time.monotonic() + backoff(self._failures[lane])
+        if result.produced:
+            self._renew(lane)
+
+    def _renew(self, lane: int) -> None:
+        """A new producer for a lane whose transaction was aborted after records went out.
+
+        librdkafka has no transaction version 2 (KIP-890): a produce request of the aborted
+        transaction still in flight can be appended to the next transaction of the same
+        producer epoch. A new producer's ``init_transactions`` bumps the epoch, and the
+        broker refuses whatever the old epoch still sends. The lane keeps its suspects."""
+        producer = self._lanes.pop(lane, None)
+        if producer is not None:
+            producer.close()
+        self._recovering[lane] = self._retry_at.pop(lane, time.monotonic())
+        self.renewals += 1
 
     def _wait(self, stop: threading.Event) -> None:
         if stop.is_set() or self._listener is None:

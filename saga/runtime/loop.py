@@ -92,6 +92,10 @@ class EventDecoder(Protocol):
     def decode(self, value: bytes, headers: Headers) -> Decoded: ...
 
 
+UNKNOWN_EVENTS = ("skip", "dead-letter", "stop")
+_LOGGED_TYPES = 1_000  # event types logged once each; past that, no more memory is spent
+
+
 @dataclass(frozen=True)
 class LoopOptions:
     """How the loop polls, retries and keeps its inboxes (checked when made: one line each)."""
@@ -106,8 +110,20 @@ class LoopOptions:
     """Inbox rows older than this are deleted; None keeps them. Keep it longer than any
     consumer can stay down: an event redelivered after its row is gone is applied again."""
     cleanup_interval: float = 60.0
+    unknown_events: str = "skip"
+    """What becomes of a record whose event type no hosted consumer takes and no contract
+    of this process names (a new event reaching a worker deployed before it): "skip" it
+    (counted, logged once per type), "dead-letter" it (replayable once a worker that knows
+    it runs) or "stop" the loop there (nothing after it is committed)."""
+    known_events: frozenset[str] | None = None
+    """Event types this process has contracts for; None: every type counts as known (a
+    record of a type no hosted consumer takes is then always passed over)."""
 
     def __post_init__(self) -> None:
+        if self.unknown_events not in UNKNOWN_EVENTS:
+            raise ConfigError(
+                f"unknown_events={self.unknown_events!r}: choose one of {', '.join(UNKNOWN_EVENTS)}"
+            )
         if self.dead_letter_topic is not None:
             check_topic_name(self.dead_letter_topic, "dead_letter_topic")
         if _not_whole(self.attempts, 1):
@@ -211,6 +227,7 @@ class ConsumerLoop:
         """Records whose offsets this loop committed (handled, skipped or dead-lettered)."""
         self._cleanup_due = 0.0
         self._kafka_warned = 0.0
+        self._logged_types: set[str] = set()  # unknown event types already logged
 
     # -- running -------------------------------------------------------------------------
 
@@ -290,8 +307,10 @@ class ConsumerLoop:
         at = where(record)
         headers = headers_of(record)
         named = next((v for k, v in headers if k == "event-type"), None)
-        if isinstance(named, bytes) and not self.hosts(named.decode(errors="replace")):
-            return _Item(record, at, None, None, None)
+        if isinstance(named, bytes):
+            event_type = named.decode(errors="replace")
+            if not self.hosts(event_type):
+                return self._not_hosted(record, at, event_type)
         span = None
         traceparent = _telemetry.traceparent_of(headers) if tracing else None
         if tracing and not _telemetry.sampled_out(traceparent):
@@ -405,6 +424,49 @@ class ConsumerLoop:
             group=inbox,
             event_id=item.event_id,
         )
+
+    def _not_hosted(self, record: KafkaMessage, at: Where, event_type: str) -> _Item:
+        """A record of a type no hosted consumer takes: passed over (another service's
+        event on a shared topic), or, when no contract names its type, what
+        ``unknown_events`` says."""
+        known = self.options.known_events
+        unknown = known is not None and event_type not in known
+        if _metrics.enabled():
+            _metrics.skipped.add(
+                1,
+                {
+                    "messaging.destination.name": at[0],
+                    # Types no contract names are not labels: anyone can write a header.
+                    "saga.event_type": "unknown" if unknown else event_type,
+                    "saga.event_known": not unknown,
+                },
+            )
+        if not unknown:
+            return _Item(record, at, None, None, None)
+        policy = self.options.unknown_events
+        if policy == "stop":
+            raise ConfigError(
+                f"{self.who}: {source(record)} is a {event_type!r}, an event no hosted saga or "
+                "participant takes and no contract here names: deploy a worker that knows it "
+                "(this one stopped before it; nothing after it was committed), or run with "
+                "unknown events skipped or dead-lettered"
+            )
+        if event_type not in self._logged_types and len(self._logged_types) < _LOGGED_TYPES:
+            self._logged_types.add(event_type)
+            self.log.warning(
+                "%s: %s events (first at %s) are unknown here: no hosted saga or participant "
+                "takes them and no contract names them; %s",
+                self.who,
+                event_type,
+                source(record),
+                "skipping them (counted in saga_events_skipped_total)"
+                if policy == "skip"
+                else f"dead-lettering them to {self.options.dead_letter_topic}",
+            )
+        if policy == "skip":
+            return _Item(record, at, None, None, None)
+        reason = DecodeError(f"{event_type!r} is an event this worker does not know")
+        return _Item(record, at, None, event_id_of(record), reason)
 
     # -- a failed batch, one record at a time --------------------------------------------
 

@@ -32,6 +32,7 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -52,7 +53,7 @@ from saga.engine.messages import OperatorCommand
 from saga.engine.operations import SagaShape
 from saga.engine.processing import handle_saga_input
 from saga.errors import ConfigError, SagaError, UnknownInstanceError
-from saga.kafka.admin import existing_topics
+from saga.kafka.admin import existing_topics, topic_configs
 from saga.kafka.log import kafka_logger
 from saga.kafka.records import consumer_config
 from saga.observability import metrics as _metrics
@@ -62,6 +63,7 @@ from saga.postgres.connect import engine_for
 from saga.postgres.store import DatabaseClock, PgStore
 from saga.postgres.tables import definition_table
 from saga.relay.relay import Relay
+from saga.runtime.failures import inbox_horizon
 from saga.runtime.loop import ConsumerLoop, LoopOptions
 from saga.settings import Settings, check_database_url, redact_error
 
@@ -91,6 +93,7 @@ class Worker:
         topics: TopicMap | None = None,
         serializer: Serializer | None = None,
         relay: bool = True,
+        relay_name: str | None = None,
         batch_size: int = 500,
         poll_timeout: float = 0.05,
         timer_interval: float = 0.2,
@@ -99,6 +102,7 @@ class Worker:
         clock: DatabaseClock | None = None,
         consumer_options: Mapping[str, Any] | None = None,
         retention: timedelta | None = timedelta(days=7),
+        unknown_events: str = "skip",
     ) -> None:
         self.subscriptions = Subscriptions.of(sagas, participants)
         hosted = [h.name for h in self.subscriptions.all()]
@@ -106,6 +110,7 @@ class Worker:
             raise ConfigError("a worker needs at least one saga or participant to host")
         if timer_interval <= 0:
             raise ConfigError(f"timer_interval={timer_interval!r}: give positive seconds")
+        self._relay_name = relay_name
         self.settings = settings or Settings()
         self.database_url = database_url or self.settings.require_database_url()
         check_database_url(self.database_url)
@@ -122,6 +127,11 @@ class Worker:
         )
         uses = topic_uses(self.subscriptions, self.topics)
         self.input_topics = sorted(t for t, use in uses.items() if use.consumers)
+        # Each saga's topics: their partition counts must agree (see _check_topics).
+        self._saga_topics = {
+            saga: sorted(t for t, use in uses.items() if saga in use.consumers)
+            for saga in self.subscriptions.sagas
+        }
         self.output_topics = sorted(t for t, use in uses.items() if use.producers)
         self._serializer = serializer or Serializer(self.settings)
         self._clock = clock or DatabaseClock()
@@ -131,6 +141,8 @@ class Worker:
             attempts=attempts,
             dead_letter_topic=self.dead_letter_topic,
             retention=retention,
+            unknown_events=unknown_events,
+            known_events=frozenset(self._serializer.contracts.names()),
         )
         self._timer_interval = timer_interval
         self._kafka: dict[str, Any] = {
@@ -150,6 +162,7 @@ class Worker:
             topics=self.topics,
             sagas=list(self.subscriptions.sagas),
             clock=self._clock,
+            record_limit=self.settings.producer_record_limit(),
         )
         self._consumer: Consumer | None = None
         self._loop: ConsumerLoop | None = None
@@ -215,7 +228,12 @@ class Worker:
             secrets=self._secrets,
         )
         if self._with_relay:
-            relay = Relay(self.database_url, self.kafka_bootstrap, settings=self.settings)
+            relay = Relay(
+                self.database_url,
+                self.kafka_bootstrap,
+                name=self._relay_name,
+                settings=self.settings,
+            )
             self._relay_thread = threading.Thread(
                 target=self._run_relay, args=(relay,), name="saga-relay", daemon=True
             )
@@ -249,6 +267,9 @@ class Worker:
             relay.run(self._relay_stop)
         except BaseException as exc:
             self._relay_failure = exc
+            if isinstance(exc, ConfigError):  # the fix is in the message; no code to show
+                _log.error("worker %s: the relay stopped: %s", self.name, exc)
+                return
             # Where it broke, and its message with secrets masked.
             _log.error(
                 "worker %s: the relay stopped: %s: %s\n%s",
@@ -265,6 +286,8 @@ class Worker:
         if thread is None or thread.is_alive() or self._relay_stop.is_set():
             return
         why = redact_error(self._relay_failure, *self._secrets) if self._relay_failure else "?"
+        if isinstance(self._relay_failure, ConfigError):  # a restart would not help
+            raise ConfigError(f"the worker's relay: {why}")
         raise SagaError(
             f"the worker's relay stopped ({why}); restart the worker: the outbox keeps "
             "every unpublished event"
@@ -360,12 +383,48 @@ class Worker:
 
     def _check_topics(self) -> None:
         wanted = {*self.input_topics, *self.output_topics, self.dead_letter_topic}
-        missing = sorted(wanted - set(existing_topics(self._kafka)))
+        known = existing_topics(self._kafka)
+        missing = sorted(wanted - set(known))
         if missing:
             raise ConfigError(
                 f"topics missing in Kafka: {', '.join(missing)}: create them with "
                 "`saga topics create MODULE... --partitions N` (the modules you host)"
             )
+        # One instance's events share a key; with equal partition counts they land on the
+        # same partition number of each topic, which one worker of the group reads (range
+        # assignment). Unequal counts scatter an instance over workers that then race.
+        for saga, names in sorted(self._saga_topics.items()):
+            counts = {name: known[name] for name in names}
+            if len(set(counts.values())) > 1:
+                listed = ", ".join(f"{n} {c}" for n, c in counts.items())
+                raise ConfigError(
+                    f"{saga} reads topics with different partition counts ({listed}): give "
+                    "them the same count (adding partitions to a topic moves its keys: "
+                    "drain it first)"
+                )
+        configs = topic_configs(self._kafka, [*self.input_topics, *self.output_topics])
+        # What the topics take, so that an event they would refuse is refused as it is
+        # written (in the unit of work), not by the relay after it committed.
+        self.store.set_topic_limits(
+            {
+                t: int(configs[t]["max.message.bytes"])
+                for t in self.output_topics
+                if "max.message.bytes" in configs.get(t, {})
+            }
+        )
+        # Claims outlive the records they claim: a rewind then applies nothing twice.
+        needed = inbox_horizon({t: configs.get(t, {}) for t in self.input_topics})
+        kept = self._options.retention
+        if kept is not None and (needed is None or kept < needed):
+            _log.info(
+                "worker %s keeps inbox claims %s, not %s: its topics may keep records that "
+                "long (retention.ms + segment.ms), and a rewind (offsets expired or reset) "
+                "would apply them again once their claims were gone",
+                self.name,
+                "for good" if needed is None else f"for {needed}",
+                kept,
+            )
+            self._options = replace(self._options, retention=needed)
 
     def _register_definitions(self) -> None:
         rows = [

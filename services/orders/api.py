@@ -6,7 +6,9 @@
 
     POST /orders               {"customer_id", "currency", "lines": [{"sku", "quantity",
                                 "unit_price_cents"}], "shipping_address": {...}, "order_id"?}
-                               → 201 {"order_id", "status", "total_cents"}
+                               with "order_id" or an Idempotency-Key header (one is required)
+                               → 201 {"order_id", "status", "total_cents"}; a retry → 200
+                               with the stored order; another body under the same id → 422
     GET  /orders/{id}          → 200 {"order_id", "status", ..., "saga": {"state", ...}}
     POST /orders/{id}/cancel   → 202 (the saga will compensate) or 409 (too late, or the
                                  saga has not started yet: retry after a moment)
@@ -15,8 +17,10 @@
 
 Placing an order writes the order row, its lines and ``OrderPlaced`` in ONE transaction
 (the transactional outbox): the event exists iff the order does. The orders worker's relay
-publishes it; the order saga takes it from there. A client may pass its own ``order_id``
-and retry a POST safely: the same id places the order once.
+publishes it; the order saga takes it from there. A client names the order (its own
+``order_id``, or an ``Idempotency-Key`` header the id is derived from) so that it can retry a
+POST safely: the same id places the order once, a retry is answered from the stored order,
+and a different body under the same id is refused (it would be another order).
 
 Cancelling sends the saga's ``cancel`` signal in the transaction that records the request;
 the saga accepts it while the order is checking out.
@@ -25,12 +29,13 @@ the saga accepts it while the order is checking out.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy import Engine, func, select, text, update
@@ -58,7 +63,7 @@ SAGA = OrderSaga.__saga__.name
 class PlaceOrder(BaseModel):
     """The body of ``POST /orders``."""
 
-    order_id: UUID = Field(default_factory=uuid4)
+    order_id: UUID | None = None
     customer_id: UUID
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     lines: list[OrderLine] = Field(min_length=1, max_length=50)
@@ -76,6 +81,27 @@ class PlaceOrder(BaseModel):
     @property
     def total_cents(self) -> int:
         return sum(line.quantity * line.unit_price_cents for line in self.lines)
+
+    def digest(self) -> bytes:
+        """What a retry must repeat: the body without the id, in a canonical form."""
+        return hashlib.sha256(self.model_dump_json(exclude={"order_id"}).encode()).digest()
+
+
+# Order ids derived from a customer's Idempotency-Key.
+_KEYS = UUID("1f7c2d4e-7a0b-5c4e-9a39-0b8f2f1e6a52")
+_NO_NAME = (
+    "give the order an order_id or send an Idempotency-Key header: without one, a retried "
+    "POST would place it twice"
+)
+
+
+def order_id_for(body: PlaceOrder, idempotency_key: str | None) -> UUID | None:
+    """The client's ``order_id``, else one derived from its key (per customer)."""
+    if body.order_id is not None:
+        return body.order_id
+    if idempotency_key:
+        return uuid5(_KEYS, f"{body.customer_id}/{idempotency_key}")
+    return None
 
 
 class OrdersApi:
@@ -119,9 +145,17 @@ class OrdersApi:
         except ValidationError as exc:
             problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             return JSONResponse({"error": "; ".join(problems)}, status_code=422)
-        return await run_in_threadpool(self._place, body)
+        key = request.headers.get("idempotency-key", "").strip()
+        if len(key) > 255:
+            return JSONResponse({"error": "Idempotency-Key: at most 255 characters"}, 422)
+        order_id = order_id_for(body, key or None)
+        if order_id is None:
+            return JSONResponse({"error": _NO_NAME}, status_code=422)
+        return await run_in_threadpool(self._place, body.model_copy(update={"order_id": order_id}))
 
     def _place(self, body: PlaceOrder) -> JSONResponse:
+        assert body.order_id is not None  # named by the client (place)
+        digest = body.digest()
         with Session(self.engine) as session, session.begin():
             placed_at = session.execute(
                 insert(order)
@@ -131,15 +165,26 @@ class OrdersApi:
                     currency=body.currency,
                     total_cents=body.total_cents,
                     country=body.shipping_address.country,
+                    request_sha256=digest,
                 )
                 .on_conflict_do_nothing(index_elements=["order_id"])
                 .returning(order.c.placed_at)
             ).scalar()
-            if placed_at is None:  # the client retried: the order exists already
-                status = session.scalar(
-                    select(order.c.status).where(order.c.order_id == body.order_id)
-                )
-                return _order_response(body, status, 200)
+            if placed_at is None:  # the client retried: answer from the stored order
+                stored = session.execute(
+                    select(order.c.status, order.c.total_cents, order.c.request_sha256).where(
+                        order.c.order_id == body.order_id
+                    )
+                ).one()
+                if stored.request_sha256 is not None and stored.request_sha256 != digest:
+                    return JSONResponse(
+                        {
+                            "error": f"order {body.order_id} was placed with another body: a "
+                            "retry sends the same one; a new order needs a new id or key"
+                        },
+                        status_code=422,
+                    )
+                return _order_response(body.order_id, stored.status, stored.total_cents, 200)
             session.execute(
                 order_line.insert(),
                 [{"order_id": body.order_id, **line.model_dump()} for line in body.lines],
@@ -157,7 +202,7 @@ class OrdersApi:
                 ),
                 correlation_id=body.order_id,
             )
-        return _order_response(body, "placed", 201)
+        return _order_response(body.order_id, "placed", body.total_cents, 201)
 
     def status(self, request: Request) -> JSONResponse:
         order_id = _order_id(request)
@@ -228,11 +273,11 @@ def _not_found() -> JSONResponse:
     return JSONResponse({"error": "no such order"}, status_code=404)
 
 
-def _order_response(body: PlaceOrder, status: str | None, code: int) -> JSONResponse:
+def _order_response(order_id: UUID, status: str, total_cents: int, code: int) -> JSONResponse:
     return JSONResponse(
-        {"order_id": str(body.order_id), "status": status, "total_cents": body.total_cents},
+        {"order_id": str(order_id), "status": status, "total_cents": total_cents},
         status_code=code,
-        headers={"Location": f"/orders/{body.order_id}"},
+        headers={"Location": f"/orders/{order_id}"},
     )
 
 

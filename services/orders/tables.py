@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -38,6 +39,8 @@ order = Table(
     Column("placed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("cancel_requested_at", DateTime(timezone=True)),
     Column("settled_at", DateTime(timezone=True)),
+    # SHA-256 of the POST body that placed it: a retry must send the same body.
+    Column("request_sha256", LargeBinary),
     CheckConstraint("status IN ('placed', 'completed', 'cancelled')", name="order_status"),
     CheckConstraint("total_cents > 0", name="order_total_positive"),
 )

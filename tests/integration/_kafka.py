@@ -72,9 +72,13 @@ def read_committed_messages(
 
 
 @contextmanager
-def new_topic(bootstrap: str, name: str) -> Iterator[str]:
-    """The topic ``name`` with three partitions, deleted afterwards (tests share the broker)."""
+def new_topic(
+    bootstrap: str, name: str, *, partitions: int = 3, config: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The topic ``name`` (three partitions unless told; ``config``: topic settings), deleted
+    afterwards (tests share the broker)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
+    topic = NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})
+    admin.create_topics([topic])[name].result(30)
     yield name
     admin.delete_topics([name])[name].result(30)

@@ -27,11 +27,14 @@ from tests._saga_cli import ROOT
 pytestmark = pytest.mark.integration
 
 
-def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+def call(
+    base: str, method: str, path: str, body: Any = None, *, key: str | None = None
+) -> tuple[int, dict[str, Any]]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.status, json.loads(answer.read() or b"{}")
@@ -122,6 +125,38 @@ def test_an_order_is_written_with_its_event_once_however_often_it_is_posted(
     assert code == 200
     assert status["status"] == "placed"
     assert status["saga"] is None  # no worker has taken it yet
+
+
+def test_a_retry_needs_a_name_and_the_same_body(api: tuple[str, str]) -> None:
+    base, url = api
+    # Neither an order_id nor an Idempotency-Key: a retry could not be told from a new order.
+    anonymous = order()
+    del anonymous["order_id"]
+    code, answer = call(base, "POST", "/orders", anonymous)
+    assert code == 422
+    assert "Idempotency-Key" in answer["error"]
+    assert rows(url, "SELECT count(*) FROM customer_order") == [(0,)]
+
+    # A key names the order: the retry is answered from the stored order.
+    code, first = call(base, "POST", "/orders", anonymous, key="cart-17")
+    assert (code, first["status"], first["total_cents"]) == (201, "placed", 3_230)
+    assert call(base, "POST", "/orders", anonymous, key="cart-17") == (200, first)
+    # The same key with another body would be another order: refused, nothing written.
+    cheaper = {**anonymous, "lines": [{"sku": "MUG-7", "quantity": 1, "unit_price_cents": 1}]}
+    code, answer = call(base, "POST", "/orders", cheaper, key="cart-17")
+    assert code == 422
+    assert "placed with another body" in answer["error"]
+    # The same key from another customer is another order.
+    other = {**anonymous, "customer_id": str(uuid.uuid4())}
+    assert call(base, "POST", "/orders", other, key="cart-17")[0] == 201
+    assert rows(url, "SELECT count(*), sum(total_cents) FROM customer_order") == [(2, 6_460)]
+    assert rows(url, "SELECT count(*) FROM saga_outbox") == [(2,)]
+
+    # With an order_id, a changed body is refused the same way.
+    named = order()
+    assert call(base, "POST", "/orders", named)[0] == 201
+    code, _ = call(base, "POST", "/orders", {**named, "currency": "USD"})
+    assert code == 422
 
 
 def test_bad_orders_are_refused_with_the_reason(api: tuple[str, str]) -> None:

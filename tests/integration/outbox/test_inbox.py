@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -534,6 +535,35 @@ class RegistryAwayFor:
             self.left -= 1
             raise RegistryUnavailable("schema registry at http://registry:8081 is not answering")
         return self.inner.decode(value, headers)
+
+
+def test_a_statement_timeout_is_the_handler_s_failure_not_an_outage(
+    outbox_url: str,
+    kafka_bootstrap: str,
+    kafka_topic: str,
+    dead_letter_topic: str,
+    make_loop: Callable[..., InboxConsumer],
+) -> None:
+    # SQLSTATE 57014 from a handler's slow statement: tried, then dead-lettered, while the
+    # partition goes on; waited out as an outage, it would hold the partition for good.
+    good(kafka_bootstrap, kafka_topic, "a", range(4))
+    calls: Counter[int] = Counter()
+
+    def handler(session: Session, decoded: Decoded) -> None:
+        event = decoded.event
+        assert isinstance(event, Ticked)
+        calls[event.n] += 1
+        if event.n == 2:
+            session.execute(text("SET LOCAL statement_timeout = '20ms'"))
+            session.execute(text("SELECT pg_sleep(2)"))
+        apply_tick(session, decoded)
+
+    loop = make_loop(handler, dead_letter_topic=dead_letter_topic, attempts=2)
+    drain(loop, lambda: handled(outbox_url, dead_letter_topic, effects=3, dead=1))
+    assert applied(outbox_url) == {"a": [0, 1, 3]}
+    assert calls[2] == 2
+    [row] = dead_letters(outbox_url, dead_letter_topic)
+    assert b"QueryCanceled" in (row.header("dead-letter-error") or b"")
 
 
 def test_a_registry_outage_is_waited_out_never_dead_lettered(

@@ -30,6 +30,8 @@ from tests.integration.outbox._support import (
 )
 from tests.integration.outbox.conftest import RelayFactory
 
+OUTBOX = uuid.uuid4()  # the identity the lane tests' progress records carry
+
 pytestmark = pytest.mark.integration
 
 
@@ -96,8 +98,11 @@ def test_a_row_the_broker_refuses_is_marked_refused_and_its_key_waits(
     big.next_n = writer.next_n
     big.write(["poison"])  # n=0, too large for the topic
     writer.write(["poison", "ok1", "ok2"])  # poison n=1 must wait behind n=0
-    running_relay(outbox_url)
+    relay = running_relay(outbox_url)
     eventually(lambda: outbox_counts(outbox_url) == (6, 4, 1), timeout=30, what="4 sent, 1 refused")
+    # The refused batch's transaction was aborted after its records went out: the lane
+    # went on with a new producer (a new epoch), never the one whose requests may linger.
+    assert relay.renewals >= 1
     with pg(outbox_url) as conn:
         refused = conn.execute(
             "SELECT id, error FROM saga_outbox WHERE refused_at IS NOT NULL"
@@ -128,10 +133,10 @@ def test_a_fenced_lane_producer_resets_and_closes_quietly(
     config = {"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "acks": "all"}
     tid = f"lane-test-{uuid.uuid4().hex[:8]}"
     row = PendingRow(1, 3, kafka_topic, b"k", b"v1", [("event-id", b"1")])
-    old = LaneProducer(config, tid, 3, progress)
+    old = LaneProducer(config, tid, 3, progress, outbox=OUTBOX)
     old.init(30)
     assert old.publish([row], 30).outcome is LaneOutcome.COMMITTED
-    paused = LaneProducer(config, tid, 3, progress)
+    paused = LaneProducer(config, tid, 3, progress, outbox=OUTBOX)
     paused.init(30)  # fences ``old``; then it sleeps inside a transaction of its own
     paused._producer.begin_transaction()
     paused._producer.produce(kafka_topic, key=b"k", value=b"v2")
@@ -140,7 +145,7 @@ def test_a_fenced_lane_producer_resets_and_closes_quietly(
     assert result.outcome is LaneOutcome.RESET
     assert "fenced" in result.error.lower()
     old.close()
-    new = LaneProducer(config, tid, 3, progress)
+    new = LaneProducer(config, tid, 3, progress, outbox=OUTBOX)
     new.init(30)  # fences ``paused`` in the middle of its transaction
     with pytest.raises(KafkaException, match="fenced"):
         paused._producer.commit_transaction(30)
