@@ -188,6 +188,13 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         default=1_048_576, gt=0, description="largest event payload encoded or decoded"
     )
+    partitioner: Literal["consistent_random", "murmur2_random"] = Field(
+        default="consistent_random",
+        description="how the relay maps a key to a partition: consistent_random (librdkafka's "
+        "CRC32, the default: changing it moves every key of existing topics) or "
+        "murmur2_random (the Java clients' partitioner: a key lands on the same partition "
+        "whichever client produces it)",
+    )
 
     if not TYPE_CHECKING:
         # Hidden from mypy so that the pydantic plugin still types the keyword arguments.

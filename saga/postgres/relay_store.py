@@ -49,17 +49,28 @@ class PendingRow(NamedTuple):
 # key's order. The anti-join is on a partial index that is empty in normal operation.
 # ``skip`` leaves out the rows in flight by id, never by an id range: a row below them whose
 # transaction commits late must come in this read, before any later row of its key.
+# ``budget`` bounds the batch in bytes too: rows come while the bytes before them are under
+# it (at least one row, whatever its size), so a backlog of large events is neither read
+# into memory nor published in one Kafka transaction whole. octet_length does not detoast.
 _READ = _sql("""
-SELECT o.id, o.lane, o.topic, o.key, o.value, o.header_names, o.header_values
-FROM {outbox} o
-WHERE o.published_at IS NULL AND o.refused_at IS NULL AND o.lane = ANY(%(lanes)s)
-  AND o.id <> ALL(%(skip)s::bigint[])
-  AND NOT EXISTS (
-    SELECT 1 FROM {outbox} p
-    WHERE p.refused_at IS NOT NULL AND p.lane = o.lane AND p.key = o.key AND p.id < o.id
-  )
-ORDER BY o.id
-LIMIT %(limit)s
+SELECT id, lane, topic, key, value, header_names, header_values FROM (
+  SELECT o.id, o.lane, o.topic, o.key, o.value, o.header_names, o.header_values,
+         sum(octet_length(o.key) + octet_length(o.value)) OVER (ORDER BY o.id)
+           - octet_length(o.key) - octet_length(o.value) AS before
+  FROM (
+    SELECT o.* FROM {outbox} o
+    WHERE o.published_at IS NULL AND o.refused_at IS NULL AND o.lane = ANY(%(lanes)s)
+      AND o.id <> ALL(%(skip)s::bigint[])
+      AND NOT EXISTS (
+        SELECT 1 FROM {outbox} p
+        WHERE p.refused_at IS NOT NULL AND p.lane = o.lane AND p.key = o.key AND p.id < o.id
+      )
+    ORDER BY o.id
+    LIMIT %(limit)s
+  ) o
+) b
+WHERE before < %(budget)s
+ORDER BY id
 """)
 
 
@@ -77,15 +88,20 @@ def read_in_id_order(conn: psycopg.Connection) -> None:
 
 
 def read_pending(
-    conn: psycopg.Connection, lanes: list[int], limit: int, skip: list[int] | None = None
+    conn: psycopg.Connection,
+    lanes: list[int],
+    limit: int,
+    skip: list[int] | None = None,
+    *,
+    budget: int = 32 * 1024 * 1024,
 ) -> list[PendingRow]:
     """The first ``limit`` committed, unpublished, unrefused rows of ``lanes`` in id order,
-    leaving out the ids in ``skip``.
+    leaving out the ids in ``skip``, cut once their keys and values reach ``budget`` bytes.
 
     That is exactly what a read would return once the rows in ``skip`` are published, so a
     read taken while they are in flight keeps every key's order.
     """
-    params = {"lanes": lanes, "limit": limit, "skip": _id_array(skip or [])}
+    params = {"lanes": lanes, "limit": limit, "skip": _id_array(skip or []), "budget": budget}
     # Binary results: bytea arrays are decoded in C instead of parsed from hex text. Never
     # prepared: with the array as a constant, PostgreSQL hashes the NOT IN list instead of
     # comparing each row with every skipped id (a generic plan would).

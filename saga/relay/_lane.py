@@ -131,7 +131,7 @@ class LaneProducer:
                     spans.append(_telemetry.producer_span(row.topic, traceparent, self.lane))
                     traced_ids.add(row.id)
                 try:
-                    self._produce(row, lambda e, m, rid=row.id: on_delivery(e, m, rid))
+                    self._produce(row, lambda e, m, rid=row.id: on_delivery(e, m, rid), timeout)
                 except KafkaException as exc:
                     error = exc.args[0]
                     if error.code() not in _PERMANENT:
@@ -163,8 +163,9 @@ class LaneProducer:
         crash_point("relay.after_commit")
         return BatchResult(LaneOutcome.COMMITTED, published=sent, refused=failed)
 
-    def _produce(self, row: PendingRow, callback: Any) -> None:
-        for _ in range(1000):  # bounded wait for room in the local queue
+    def _produce(self, row: PendingRow, callback: Any, timeout: float) -> None:
+        deadline = time.monotonic() + timeout  # the lease keeper counts on this bound
+        while time.monotonic() < deadline:  # wait for room in the local queue
             try:
                 self._producer.produce(
                     row.topic,

@@ -55,6 +55,7 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import KafkaException
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -64,7 +65,7 @@ from saga.errors import ConfigError, TransportError
 from saga.kafka.log import kafka_logger
 from saga.observability import metrics as _metrics
 from saga.postgres import relay_store as store
-from saga.postgres.connect import engine_for
+from saga.postgres.connect import engine_for, keepalives_for
 from saga.postgres.maintenance import Lag, cleanup_outbox, outbox_lag
 from saga.postgres.tables import OUTBOX_CHANNEL, OUTBOX_LANES
 from saga.relay._lane import BatchResult, LaneOutcome, LaneProducer
@@ -74,6 +75,61 @@ from saga.settings import Settings, check_database_url, redact_error
 __all__ = ["Relay", "default_relay_name"]
 
 _log = logging.getLogger("saga.relay.relay")
+# The relay's own statements are short: one that hangs (a lock it waits on) fails instead.
+_RELAY_SESSION = "-c statement_timeout=60000 -c idle_in_transaction_session_timeout=60000"
+
+
+class _LeaseKeeper:
+    """Renews this relay's leases and membership from a thread of its own, so that they hold
+    while a round blocks (a commit may wait ``kafka_timeout``, longer than the lease) - as
+    long as the main loop is alive: once it has not begun a step for ``bound`` seconds the
+    keeper stops and the leases lapse, so another relay takes the lanes over (fencing the
+    stuck producers)."""
+
+    def __init__(self, url: str, relay_id: str, ttl: timedelta, every: float, bound: float) -> None:
+        self._url, self._relay_id, self._ttl = url, relay_id, ttl
+        self._every, self._bound = every, bound
+        self._beat = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="saga-lease", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def beat(self) -> None:
+        self._beat = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        conn: psycopg.Connection | None = None
+        try:
+            while not self._stop.wait(self._every):
+                if time.monotonic() - self._beat > self._bound:
+                    continue  # the main loop is stuck: let the leases lapse
+                try:
+                    if conn is None or conn.closed:
+                        conn = psycopg.connect(
+                            self._url,
+                            autocommit=True,
+                            connect_timeout=10,
+                            **keepalives_for(self._url),
+                        )
+                    store.heartbeat(conn, self._relay_id, self._ttl)
+                    store.renew(conn, self._relay_id, self._ttl)
+                except psycopg.Error:
+                    # The main loop reports database outages; try again next time.
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                conn.close()
+
+
 # Longest run of back-to-back batches in one step (lease upkeep and stop requests wait).
 _STEP_SECONDS = 1.0
 
@@ -103,16 +159,23 @@ class Relay:
         name: str | None = None,
         settings: Settings | None = None,
         batch_size: int = 5000,
+        batch_bytes: int = 32 * 1024 * 1024,
         lease_seconds: float = 10.0,
         poll_interval: float = 1.0,
         kafka_timeout: float = 15.0,
         retention: timedelta | None = timedelta(days=1),
         cleanup_interval: float = 60.0,
     ) -> None:
-        if batch_size < 1 or lease_seconds <= 0 or poll_interval <= 0 or kafka_timeout <= 0:
+        if (
+            batch_size < 1
+            or batch_bytes < 1
+            or lease_seconds <= 0
+            or poll_interval <= 0
+            or kafka_timeout <= 0
+        ):
             raise ConfigError(
-                "Relay needs batch_size >= 1 and positive lease_seconds, poll_interval and "
-                "kafka_timeout"
+                "Relay needs batch_size and batch_bytes >= 1 and positive lease_seconds, "
+                "poll_interval and kafka_timeout"
             )
         self.name = name or default_relay_name(database_url)
         if not self.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -133,6 +196,7 @@ class Relay:
             "logger": kafka_logger(),
         }
         self._producer_config: dict[str, Any] = {
+            "partitioner": settings.partitioner,
             **self._kafka,
             "enable.idempotence": True,
             "acks": "all",
@@ -146,6 +210,7 @@ class Relay:
             "delivery.report.only.error": True,
         }
         self._batch_size = batch_size
+        self._batch_bytes = batch_bytes  # a batch's keys and values, at most (one row more)
         self._ttl = timedelta(seconds=lease_seconds)
         self._maintain_every = lease_seconds / 3
         self._poll_interval = poll_interval
@@ -184,9 +249,19 @@ class Relay:
         """Publish until ``stop`` is set; recovers from Kafka and PostgreSQL outages."""
         stop = stop or threading.Event()
         attempt = 0
+        # A round blocks at most: the produce wait and the commit (kafka_timeout each).
+        keeper = _LeaseKeeper(
+            self._url,
+            self.relay_id,
+            self._ttl,
+            self._maintain_every,
+            bound=3 * self._kafka_timeout + self._ttl.total_seconds(),
+        )
+        keeper.start()
         try:
             while not stop.is_set():
                 try:
+                    keeper.beat()
                     published = self.step()
                     attempt = 0
                     if published == 0:
@@ -202,6 +277,7 @@ class Relay:
                     self._reset()
                     stop.wait(backoff(attempt))
         finally:
+            keeper.stop()
             self.close()
 
     def step(self) -> int:
@@ -267,10 +343,10 @@ class Relay:
 
     def _connect_db(self) -> None:
         if self._db is None or self._db.closed:
-            self._db = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+            self._db = self._connect_one()
             store.read_in_id_order(self._db)
-            self._marking_db = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
-            self._listener = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+            self._marking_db = self._connect_one()
+            self._listener = self._connect_one()
             self._listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
             try:
                 store.ensure_lanes(self._db)
@@ -305,6 +381,17 @@ class Relay:
                 self._suspects.clear()
             self._outbox = outbox
             self._next_maintenance = 0.0
+
+    def _connect_one(self) -> psycopg.Connection:
+        # Added to the URL's own options, if it has any (search_path, say).
+        given = conninfo_to_dict(self._url).get("options")
+        return psycopg.connect(
+            self._url,
+            autocommit=True,
+            connect_timeout=10,
+            options=f"{given} {_RELAY_SESSION}" if given else _RELAY_SESSION,
+            **keepalives_for(self._url),
+        )
 
     def _reset(self) -> None:
         """Forget every lane and connection; the next step starts over (always safe)."""
@@ -448,7 +535,9 @@ class Relay:
         total = 0
         while rows:
             # Only a full batch hints at more backlog: then read ahead while the lanes run.
-            full = len(rows) >= self._batch_size
+            full = len(rows) >= self._batch_size or (
+                sum(len(r.key) + len(r.value) for r in rows) >= self._batch_bytes
+            )
             by_lane: dict[int, list[store.PendingRow]] = defaultdict(list)
             for row in rows:
                 by_lane[row.lane].append(row)
@@ -512,7 +601,9 @@ class Relay:
         ready = sorted(lane for lane in self._lanes if self._retry_at.get(lane, 0.0) <= now)
         if not ready:
             return []
-        return store.read_pending(self._conn(), ready, self._batch_size, skip)
+        return store.read_pending(
+            self._conn(), ready, self._batch_size, skip, budget=self._batch_bytes
+        )
 
     def _mark(self, ids: list[int]) -> None:
         if ids:

@@ -70,6 +70,7 @@ from saga.settings import Settings, check_database_url, redact_error
 __all__ = ["Worker"]
 
 _log = logging.getLogger("saga.worker")
+_RECOUNT_SECONDS = 60.0  # how often input topics' partition counts are checked
 _DUE_BATCH = 200  # deadlines and signals handled per transaction
 
 
@@ -127,6 +128,8 @@ class Worker:
         )
         uses = topic_uses(self.subscriptions, self.topics)
         self.input_topics = sorted(t for t, use in uses.items() if use.consumers)
+        self._partitions: dict[str, int] = {}  # input topic: partition count at start
+        self._recount_at = time.monotonic() + _RECOUNT_SECONDS
         # Each saga's topics: their partition counts must agree (see _check_topics).
         self._saga_topics = {
             saga: sorted(t for t, use in uses.items() if saga in use.consumers)
@@ -193,6 +196,31 @@ class Worker:
     def _between_batches(self) -> None:
         self.fire_due()
         self._check_relay()
+        if time.monotonic() >= self._recount_at:
+            self._recount_at = time.monotonic() + _RECOUNT_SECONDS
+            self._recount_partitions()
+
+    def _recount_partitions(self) -> None:
+        """Report a change of an input topic's partition count once: its keys moved, so an
+        instance's later events may reach another worker than its earlier ones."""
+        try:
+            counts = existing_topics(self._kafka)
+        except SagaError:
+            return  # the broker is away; the loop says so
+        for topic, was in sorted(self._partitions.items()):
+            now = counts.get(topic)
+            if now is not None and now != was:
+                self._partitions[topic] = now
+                _log.error(
+                    "worker %s: topic %s has %d partitions, not %d: keys hash to other "
+                    "partitions now, so an instance's new events may reach another worker "
+                    "than its earlier ones and wait or race; give every topic of its sagas "
+                    "the same count",
+                    self.name,
+                    topic,
+                    now,
+                    was,
+                )
 
     def start(self) -> None:
         """Check tables and topics, register the hosted sagas, join the group, start the relay."""
@@ -384,6 +412,7 @@ class Worker:
     def _check_topics(self) -> None:
         wanted = {*self.input_topics, *self.output_topics, self.dead_letter_topic}
         known = existing_topics(self._kafka)
+        self._partitions = {t: known[t] for t in self.input_topics if t in known}
         missing = sorted(wanted - set(known))
         if missing:
             raise ConfigError(

@@ -16,11 +16,15 @@ from saga.contracts.envelope import Envelope
 from saga.errors import PayloadTooLarge
 from saga.kafka.admin import record_limits
 from saga.postgres.outbox import Outbox, record_size
+from saga.postgres.relay_store import read_pending
+from saga.postgres.tables import OUTBOX_LANES
 from saga.settings import Settings
 from tests.integration._kafka import new_topic
 from tests.integration.outbox._support import (
+    KeyWriter,
     Ticked,
     outbox_counts,
+    pg,
     read_topic,
     serializer,
     wait_until_published,
@@ -105,3 +109,26 @@ def test_an_event_over_its_topic_s_limit_is_refused_and_one_at_it_is_published(
     wait_until_published(outbox_url, 1, timeout=60)
     assert outbox_counts(outbox_url) == (1, 1, 0)  # published, not refused
     assert read_topic(kafka_bootstrap, small_topic, expect=1).event_ids == [str(at[1].event_id)]
+
+
+def test_a_batch_stops_at_its_byte_budget(
+    engine: Engine, outbox_url: str, kafka_topic: str
+) -> None:
+    # A backlog of large events is read (and published) a budget at a time, not whole.
+    writer = KeyWriter(engine, kafka_topic, pad=3000)
+    writer.write([f"k{i}" for i in range(10)])
+    with pg(outbox_url) as conn:
+        lanes = list(range(OUTBOX_LANES))
+        every = read_pending(conn, lanes, 100, budget=10**9)
+        sizes = [len(r.key) + len(r.value) for r in every]
+        assert len(every) == 10
+        assert min(sizes) > 3000
+        cut = read_pending(conn, lanes, 100, budget=10_000)
+        # Rows come while the bytes before them are under the budget.
+        before = [sum(sizes[:i]) for i in range(10)]
+        assert [r.id for r in cut] == [
+            r.id for r, b in zip(every, before, strict=True) if b < 10_000
+        ]
+        assert 1 < len(cut) < 10
+        assert len(read_pending(conn, lanes, 100, budget=1)) == 1  # never none
+        assert len(read_pending(conn, lanes, 3, budget=10**9)) == 3  # rows still bound it

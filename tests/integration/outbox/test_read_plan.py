@@ -25,7 +25,7 @@ def plan_of_read(conn: psycopg.Connection) -> str:
     query = store._READ.as_string(conn)
     rows = conn.execute(
         f"EXPLAIN {query}",
-        {"lanes": list(range(8)), "skip": "{1,2,3}", "limit": 5000},
+        {"lanes": list(range(8)), "skip": "{1,2,3}", "limit": 5000, "budget": 1 << 30},
     ).fetchall()
     return "\n".join(row[0] for row in rows)
 
