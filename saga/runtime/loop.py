@@ -258,7 +258,13 @@ class ConsumerLoop:
     def poll_once(self) -> int:
         """One poll batch, applied and its offsets committed; returns how many inputs were
         applied (duplicates, skipped and dead-lettered records not counted)."""
-        records = self.consumer.consume(self.options.batch_size, self.options.poll_timeout)
+        # Wait for the first record only, then take what has already arrived: consume(n, t)
+        # waits for n records or the whole of t, a fixed delay on every hop.
+        first = self.consumer.poll(self.options.poll_timeout)
+        if first is None:
+            return 0
+        more = self.options.batch_size - 1
+        records = [first, *(self.consumer.consume(more, 0) if more else ())]
         batch = [r for r in records if self._usable(r)]
         if not batch:
             return 0

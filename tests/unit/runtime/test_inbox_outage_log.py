@@ -23,7 +23,7 @@ class _DatabaseAway:
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
 
-    def consume(self, num_messages: int, timeout: float) -> list[object]:
+    def poll(self, timeout: float) -> object:
         self.stop.set()
         driver_text = f"connection to 127.0.0.1 failed: password={PASSWORD} (s3cr%25t%40pw)"
         raise OperationalError("select 1", {}, Exception(driver_text))
