@@ -1,5 +1,5 @@
 """What the shop's programs (``python -m services.demo``, ``python -m services.soak``) share:
-the ``saga`` command's error style, the checkout check, the stack and the database's errors.
+the ``saga`` command's error style, the checkout check and the stack.
 
 They are the project's own tooling, not the framework's: they run from the checkout (the
 shop is imported from it; the stack's data and the logs go there) and are built on the
@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from saga.errors import ConfigError, SagaError, TransportError
-from saga.settings import Settings, check_database_url, redact_error, redact_url
+from saga.errors import ConfigError, SagaError
+from saga.settings import Settings
 from saga.stack import (
     Endpoints,
     NativeStack,
@@ -88,24 +84,3 @@ def stack_endpoints(console: Console) -> Endpoints:
     took = "already up" if result.already_up else f"up in {time.monotonic() - started:.1f}s"
     console.print(f"• stack {took}: Kafka {result.endpoints.kafka_bootstrap}, PostgreSQL")
     return result.endpoints
-
-
-@contextmanager
-def database_errors(url: str) -> Iterator[None]:
-    """Turn a malformed URL, a missing table or an unreachable server into one line naming
-    the fix; the password never shows (the driver's own message may quote the URL)."""
-    check_database_url(url)  # the URL may come from the stack's state file, not Settings
-    try:
-        yield
-    except (psycopg.errors.UndefinedTable, ProgrammingError) as exc:
-        if "does not exist" not in str(exc):
-            raise
-        raise ConfigError(
-            f"the framework's tables are missing in {redact_url(url)}: run `saga db upgrade`"
-        ) from None
-    except (psycopg.OperationalError, OperationalError) as exc:
-        driver_error = getattr(exc, "orig", None) or exc  # without SQLAlchemy's wrapping
-        raise TransportError(
-            f"cannot reach PostgreSQL at {redact_url(url)} ({redact_error(driver_error, url)}): "
-            "run `saga stack up` or check SAGA_DATABASE_URL"
-        ) from None

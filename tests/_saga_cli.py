@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -150,3 +151,10 @@ def assert_usage_error(done: subprocess.CompletedProcess[str], needle: str) -> N
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     assert "Traceback" not in done.stdout + done.stderr
     assert needle in done.stderr, done.stderr
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (the socket that found it is closed again)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

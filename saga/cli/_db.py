@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import psycopg
 import typer
 from rich.console import Console
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from saga.errors import ConfigError, TransportError
+from saga.errors import ConfigError
+from saga.postgres.connect import database_errors
 from saga.postgres.tables import upgrade_database
-from saga.settings import Settings, check_database_url, redact_error, redact_url
+from saga.settings import Settings, redact_url
 from saga.stack import resolve_endpoints
 
 db_app = typer.Typer(help="The framework's tables in PostgreSQL.", no_args_is_help=True)
 out = Console(soft_wrap=True)
-
-
-@contextmanager
-def database_errors(url: str) -> Iterator[None]:
-    """Turn a malformed URL, a missing table or an unreachable server into one line naming
-    the fix; the password never shows (the driver's own message may quote the URL)."""
-    check_database_url(url)  # the URL may come from the stack's state file, not Settings
-    try:
-        yield
-    except (psycopg.errors.UndefinedTable, ProgrammingError) as exc:
-        if "does not exist" not in str(exc):
-            raise
-        raise ConfigError(
-            f"the framework's tables are missing in {redact_url(url)}: run `saga db upgrade`"
-        ) from None
-    except (psycopg.OperationalError, OperationalError) as exc:
-        driver_error = getattr(exc, "orig", None) or exc  # without SQLAlchemy's wrapping
-        raise TransportError(
-            f"cannot reach PostgreSQL at {redact_url(url)} ({redact_error(driver_error, url)}): "
-            "run `saga stack up` or check SAGA_DATABASE_URL"
-        ) from None
 
 
 @db_app.command()

@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from saga.cli._db import database_errors
 from saga.cli._logs import LOG_FORMAT, configure_logging
 from saga.cli._metrics import METRICS_PORT, serve_metrics
 from saga.cli._telemetry import configure_tracing
+from saga.postgres.connect import database_errors
 from saga.relay.relay import Relay
 from saga.settings import Settings
 from saga.stack import resolve_endpoints

@@ -19,7 +19,6 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Connection, Engine
 
-from saga.cli._db import database_errors
 from saga.cli._sagas_view import (
     console,
     counts_table,
@@ -44,7 +43,7 @@ from saga.operators.sagas import (
     prune_instances,
     show_instance,
 )
-from saga.postgres.connect import engine_for
+from saga.postgres.connect import database_errors, engine_for
 from saga.settings import Settings
 
 sagas_app = typer.Typer(

@@ -12,13 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from saga.cli._db import database_errors
 from saga.cli._loading import load_hosts
 from saga.cli._logs import LOG_FORMAT, configure_logging
 from saga.cli._metrics import METRICS_PORT, serve_metrics
 from saga.cli._telemetry import configure_tracing
 from saga.errors import ConfigError
-from saga.postgres.connect import engine_for
+from saga.postgres.connect import database_errors, engine_for
 from saga.settings import Settings
 
 out = Console(soft_wrap=True, highlight=False)

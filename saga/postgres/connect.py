@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import sqlalchemy
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-__all__ = ["KEEPALIVES", "engine_for", "keepalives_for", "psycopg_url"]
+from saga.errors import ConfigError, TransportError
+from saga.settings import check_database_url, redact_error, redact_url
+
+__all__ = ["KEEPALIVES", "database_errors", "engine_for", "keepalives_for", "psycopg_url"]
 
 # TCP keepalives on every framework connection: a peer that vanished (a dead NAT entry, a
 # failover) is noticed within about a minute instead of the kernel's two hours.
@@ -36,3 +43,24 @@ def engine_for(url: str, **options: Any) -> Engine:
     with TCP keepalives unless the URL or ``connect_args`` set them."""
     connect_args = {**keepalives_for(url), **options.pop("connect_args", {})}
     return sqlalchemy.create_engine(psycopg_url(url), connect_args=connect_args, **options)
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn a malformed URL, a missing table or an unreachable server into one line naming
+    the fix; the password never shows (the driver's own message may quote the URL)."""
+    check_database_url(url)  # the URL may come from the stack's state file, not Settings
+    try:
+        yield
+    except (psycopg.errors.UndefinedTable, ProgrammingError) as exc:
+        if "does not exist" not in str(exc):
+            raise
+        raise ConfigError(
+            f"the framework's tables are missing in {redact_url(url)}: run `saga db upgrade`"
+        ) from None
+    except (psycopg.OperationalError, OperationalError) as exc:
+        driver_error = getattr(exc, "orig", None) or exc  # without SQLAlchemy's wrapping
+        raise TransportError(
+            f"cannot reach PostgreSQL at {redact_url(url)} ({redact_error(driver_error, url)}): "
+            "run `saga stack up` or check SAGA_DATABASE_URL"
+        ) from None

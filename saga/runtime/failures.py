@@ -1,4 +1,4 @@
-"""What a consumer loop gives up on, and what it waits out."""
+"""What a consumer loop gives up on, what it waits out, and how long it must remember."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.cli import database_errors, main, program, require_checkout, stack_endpoints
+from saga.postgres.connect import database_errors
+from services.cli import main, program, require_checkout, stack_endpoints
 from services.demo.run import Options, run
 
 app = program("The example shop on a real Kafka and PostgreSQL.")

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from services.cli import database_errors, main, program, require_checkout, stack_endpoints
+from saga.postgres.connect import database_errors
+from services.cli import main, program, require_checkout, stack_endpoints
 from services.soak.run import Options, run
 
 app = program("The chaos soak on the example shop.")

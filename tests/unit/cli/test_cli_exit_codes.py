@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from tests._saga_cli import (
     assert_one_line_error,
     assert_usage_error,
     clean_env,
+    closed_port,
     first_line,
     run_saga,
     saga_process,
@@ -41,12 +41,6 @@ def _contract(root: Path, fields: list[dict[str, object]], version: int = 1) -> 
     path = root / "acme" / f"Thing.v{version}.avsc"
     path.write_text(json.dumps(schema), encoding="utf-8")
     return path
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])  # nothing listens once the socket is closed
 
 
 # -- saga schemas check ------------------------------------------------------------------
@@ -207,8 +201,8 @@ def test_stack_logs(env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("args", [["db", "upgrade"], ["relay", "--lag"]])
 def test_an_unreachable_database_is_one_line(env: dict[str, str], args: list[str]) -> None:
-    env["SAGA_DATABASE_URL"] = f"postgresql+psycopg://saga:secret@127.0.0.1:{_closed_port()}/saga"
-    env["SAGA_KAFKA_BOOTSTRAP"] = f"127.0.0.1:{_closed_port()}"
+    env["SAGA_DATABASE_URL"] = f"postgresql+psycopg://saga:secret@127.0.0.1:{closed_port()}/saga"
+    env["SAGA_KAFKA_BOOTSTRAP"] = f"127.0.0.1:{closed_port()}"
     line = assert_one_line_error(run_saga(*args, env=env), "cannot reach PostgreSQL")
     assert "secret" not in line
 

@@ -5,7 +5,6 @@ the installed executable, one line each). Bad input that needs the database:
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
@@ -20,7 +19,13 @@ from saga.kafka.dead_letters import dead_letter_id
 from saga.operators.dead_letters import DeadLetter, parse_position
 from saga.operators.sagas import ListFilter
 from saga.settings import Settings
-from tests._saga_cli import assert_one_line_error, assert_usage_error, clean_env, run_saga
+from tests._saga_cli import (
+    assert_one_line_error,
+    assert_usage_error,
+    clean_env,
+    closed_port,
+    run_saga,
+)
 from tests._samples import AVRO, order_placed
 
 # -- durations and ages --------------------------------------------------------------------
@@ -186,12 +191,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     return clean_env(tmp_path / "stack")
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -212,7 +211,7 @@ def test_bad_options_are_one_line(env: dict[str, str], args: tuple[str, ...], ne
 
 def test_no_database_is_one_line(env: dict[str, str]) -> None:
     assert_one_line_error(run_saga("sagas", "list", env=env), "the stack is not up")
-    url = f"postgresql://saga:secret-pw@127.0.0.1:{_closed_port()}/saga"
+    url = f"postgresql://saga:secret-pw@127.0.0.1:{closed_port()}/saga"
     for args in (
         ("sagas", "stats"),
         ("orphans", "list"),
@@ -230,7 +229,7 @@ def test_no_broker_is_one_line(env: dict[str, str]) -> None:
         "list",
         "--timeout",
         "1",
-        env={**env, "SAGA_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}"},
+        env={**env, "SAGA_KAFKA_BOOTSTRAP": f"127.0.0.1:{closed_port()}"},
     )
     assert_one_line_error(done, "did not answer within 1s")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from saga.errors import (
 )
 from saga.settings import Settings
 from services.contracts import OrderLine, OrderPlaced
+from tests._saga_cli import closed_port
 from tests._samples import AVRO, ORDER, order_placed
 
 SETTINGS = Settings(schema_dir=AVRO)
@@ -123,15 +123,9 @@ def test_only_events_can_be_encoded(serializer: Serializer) -> None:
 # -- the schema registry ------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_registry_down_is_retriable() -> None:
     client = _registry.registry_client(
-        f"http://127.0.0.1:{_closed_port()}", {"max.retries": 0, "timeout": 2}
+        f"http://127.0.0.1:{closed_port()}", {"max.retries": 0, "timeout": 2}
     )
     serializer = Serializer(
         SETTINGS.model_copy(update={"wire_format": "confluent"}),

@@ -6,27 +6,19 @@ started. Their runs are ``tests/integration/test_shop_demo.py`` and ``test_soak.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from saga.errors import ConfigError, TransportError
-from saga.postgres.connect import engine_for
-from services.cli import database_errors
-from tests._saga_cli import assert_one_line_error, assert_usage_error, clean_env
+from saga.postgres.connect import database_errors, engine_for
+from tests._saga_cli import assert_one_line_error, assert_usage_error, clean_env, closed_port
 from tests._shop_cli import run_shop
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return clean_env(tmp_path / "stack")
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])  # nothing listens once the socket is closed
 
 
 @pytest.mark.parametrize("program", ["demo", "soak"])
@@ -73,7 +65,7 @@ def test_soak_options_are_checked_before_anything_starts(env: dict[str, str]) ->
 
 
 def test_an_unreachable_database_is_one_line_without_the_password() -> None:
-    url = f"postgresql+psycopg://saga:secret@127.0.0.1:{_closed_port()}/saga"
+    url = f"postgresql+psycopg://saga:secret@127.0.0.1:{closed_port()}/saga"
     with pytest.raises(TransportError) as caught, database_errors(url):
         engine_for(url).connect()
     assert "cannot reach PostgreSQL at" in str(caught.value)
