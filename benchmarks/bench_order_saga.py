@@ -1,43 +1,53 @@
 """The shop's order saga end to end, next to the raw limits of the same machine, in one run.
 
-    .venv/bin/python benchmarks/bench_order_saga.py [--seconds 20] [--json FILE]
+    .venv/bin/python benchmarks/bench_order_saga.py [--seconds 15] [--phases closed,rate50]
+        [--json FILE]
 
 Uses SAGA_DATABASE_URL / SAGA_KAFKA_BOOTSTRAP, else the stack of `saga stack up`. Sets the
 shop up as `saga demo` does (fresh `shop_*` databases, topics of its own), starts the four
 workers (`saga worker services.<service>`) as processes, and places orders with the orders
 API's own transaction (order row + lines + OrderPlaced through the outbox), called
 in-process: HTTP is left out, so the figures are the saga's. Outcome mix as in the demo
-(about 15% compensated), no kill. Measures:
+(about 15% compensated), no kill. Phases (``--phases``, in this order):
 
-1. the maximum sustained rate: a closed loop that keeps --in-flight orders open, sagas ended
-   per second after a warm-up;
-2. order → end latency (the order row's commit to the saga's terminal history entry, both by
-   the database clock) at fixed rates of 50 and 200 orders/s;
-3. 1 and 2 again with two processes per service (one consumer group each);
-4. where the time goes: the median time between the saga's history entries (each one a
-   Kafka hop: relay → broker → consumer → transaction) at 50 orders/s;
-5. raw limits: PostgreSQL transactions doing one step's writes directly (inbox row, effect
-   row, outbox row; 1 and 4 connections), and a Kafka produce → consume round trip
-   (idempotent producer; and one record per producer transaction, read_committed, as the
-   relay publishes).
+* ``closed``: the maximum sustained rate; a loop that keeps --in-flight orders open, sagas
+  ended per second after a warm-up;
+* ``rate50``, ``rate150``: order → end latency (the order row's commit to the saga's
+  terminal history entry, by the database clock) at a fixed rate, with
+  - the CPU milliseconds per saga of every process (workers, broker, PostgreSQL, this
+    process placing the orders), from ``/proc``;
+  - the hop split from the outbox and inbox timestamps: ``relay`` = outbox row written →
+    marked published (the producing transaction, the relay's read, the Kafka transaction,
+    the mark), ``deliver`` = marked published → the consuming transaction starts (the
+    consumer's fetch and poll; negative when the consumer is faster than the mark);
+  - the median time between the saga's history entries per trigger;
+* ``two``: ``closed`` and ``rate50`` with two processes per service (a consumer group each);
+* ``raw``: PostgreSQL transactions doing one step's writes directly (inbox row, effect
+  row, outbox row; 1 and 4 connections) and a Kafka produce → consume round trip
+  (idempotent producer; one record per producer transaction, read_committed, as the relay
+  publishes).
+
+The shop is drained between phases. Every wait has a deadline (``--timeout``); progress goes
+to stderr, results to stdout as JSON after each phase.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy import text
 
 from saga.postgres import connect
@@ -46,15 +56,39 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from saga.kafka.admin import create_topics  # noqa: E402
+from saga.postgres.tables import OUTBOX_LANES  # noqa: E402
+from saga.relay.relay import default_relay_name  # noqa: E402
 from saga.settings import Settings  # noqa: E402
 from saga.stack import Endpoints, resolve_endpoints  # noqa: E402
 from services import setup  # noqa: E402
+from services.common import SERVICES  # noqa: E402
 from services.demo.plan import make_plan  # noqa: E402
 from services.demo.processes import Shop  # noqa: E402
 from services.demo.report import SAGA, quantile  # noqa: E402
 from services.orders.api import OrdersApi, PlaceOrder  # noqa: E402
 
 PREFIX = "bench-"
+PHASES = ("closed", "rate50", "rate150", "two", "raw")
+STARTED = time.monotonic()
+TIMEOUT = 180.0  # seconds any one wait may take (--timeout)
+
+
+def say(message: str) -> None:
+    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def wait_for(what: str, done: Callable[[], bool], progress: Callable[[], str] = str) -> None:
+    """Poll ``done`` until it holds; raise after TIMEOUT seconds, naming ``what``."""
+    deadline = time.monotonic() + TIMEOUT
+    next_report = time.monotonic() + 5
+    while not done():
+        now = time.monotonic()
+        if now > deadline:
+            raise RuntimeError(f"{what}: not done after {TIMEOUT:.0f}s ({progress()})")
+        if now > next_report:
+            say(f"waiting: {what} ({progress()})")
+            next_report = now + 5
+        time.sleep(0.1)
 
 
 def engine_for(url: str) -> Any:
@@ -64,6 +98,7 @@ def engine_for(url: str) -> Any:
 @contextmanager
 def running_shop(endpoints: Endpoints, copies: int) -> Iterator[tuple[Shop, OrdersApi]]:
     prefix = f"{PREFIX}{uuid.uuid4().hex[:6]}."
+    say(f"setting the shop up ({copies} process(es) per service)")
     setup.start_afresh(endpoints)
     urls = setup.service_urls(endpoints.database_url)
     setup.migrate(urls)
@@ -74,7 +109,8 @@ def running_shop(endpoints: Endpoints, copies: int) -> Iterator[tuple[Shop, Orde
     api = OrdersApi(engine_for(urls["orders"]), prefix)
     try:
         shop.start()
-        shop.wait_ready(120)
+        shop.wait_ready(TIMEOUT)
+        say("shop ready")
         yield shop, api
     finally:
         shop.stop()
@@ -98,31 +134,119 @@ class Orders:
             self.placed += 1
 
 
-def ended(url: str) -> int:
+def count(url: str, sql: str) -> int:
     with engine_for(url).connect() as conn:
-        value = conn.execute(
-            text(
-                "SELECT count(*) FROM saga_instance WHERE saga = :s AND status IN "
-                "('completed', 'compensated', 'failed')"
-            ),
-            {"s": SAGA},
-        ).scalar_one()
-    return int(value)
+        return int(conn.execute(text(sql), {"s": SAGA}).scalar_one())
 
 
-def wait_drained(url: str, placed: int, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while ended(url) < placed:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"sagas did not all end within {timeout}s")
-        time.sleep(0.25)
+def ended(url: str) -> int:
+    return count(
+        url,
+        "SELECT count(*) FROM saga_instance WHERE saga = :s AND status IN "
+        "('completed', 'compensated', 'failed')",
+    )
+
+
+def drain(shop: Shop) -> None:
+    """Until every order placed so far has its saga ended."""
+    url = shop.urls["orders"]
+    placed = count(url, "SELECT count(*) FROM customer_order")
+    state = {"ended": 0}
+
+    def done() -> bool:
+        shop.check_alive()
+        state["ended"] = ended(url)
+        return state["ended"] >= placed
+
+    wait_for("draining", done, lambda: f"{state['ended']} of {placed} sagas ended")
+
+
+# -- CPU per process ----------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+
+def _processes(shop: Shop) -> dict[str, list[int]]:
+    """Label → pids: the shop's workers, the broker, PostgreSQL, this process."""
+    found: dict[str, list[int]] = {name: [c.pid] for name, c in shop.children.items()}
+    found["orders API (placing, this process)"] = [os.getpid()]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if b"kafka.Kafka" in cmdline:
+            found.setdefault("kafka broker", []).append(int(entry.name))
+        elif comm == "postgres" or comm.startswith("postgres"):
+            found.setdefault("postgresql", []).append(int(entry.name))
+    found.pop("api", None)  # the HTTP API idles: orders are placed in-process
+    return found
+
+
+def progress_offsets(shop: Shop) -> int:
+    """The end offsets of the shop's relays' progress topics, summed: each Kafka transaction
+    of a relay adds a progress record and a commit marker there."""
+    consumer = Consumer({"bootstrap.servers": shop.bootstrap, "group.id": "bench-offsets"})
+    total = 0
+    try:
+        for service in SERVICES:
+            topic = f"saga-relay.{default_relay_name(shop.urls[service])}.progress"
+            for lane in range(OUTBOX_LANES):
+                total += consumer.get_watermark_offsets(TopicPartition(topic, lane), 10)[1]
+    finally:
+        consumer.close()
+    return total
+
+
+class CpuMeter:
+    """CPU time used by each labelled group of processes, and Kafka transactions of the
+    shop's relays, between start() and per_saga_ms()."""
+
+    def __init__(self, shop: Shop) -> None:
+        self.shop = shop
+        self.before: dict[str, dict[int, int]] = {}
+        self.offsets = 0
+
+    def _sample(self) -> dict[str, dict[int, int]]:
+        return {k: {p: _ticks(p) for p in v} for k, v in _processes(self.shop).items()}
+
+    def start(self) -> None:
+        self.before = self._sample()
+        self.offsets = progress_offsets(self.shop)
+
+    def transactions_per_saga(self, sagas: int) -> float:
+        return round((progress_offsets(self.shop) - self.offsets) / 2 / max(1, sagas), 1)
+
+    def per_saga_ms(self, sagas: int) -> dict[str, float]:
+        after = self._sample()
+        out: dict[str, float] = {}
+        for label, pids in after.items():
+            # Processes that began during the window (PostgreSQL backends) count from zero.
+            used = sum(t - self.before.get(label, {}).get(p, 0) for p, t in pids.items())
+            out[label] = round(used / TICK * 1000 / max(1, sagas), 2)
+        out["total"] = round(sum(out.values()), 2)
+        return out
+
+
+# -- phases -----------------------------------------------------------------------------------
 
 
 def closed_loop(shop: Shop, api: OrdersApi, seconds: float, in_flight: int) -> dict[str, Any]:
     """Keep ``in_flight`` orders open with 8 placing threads; sagas ended per second."""
     url = shop.urls["orders"]
     orders = Orders(api, seed=11)
-    done = {"ended": 0}
+    done = {"ended": ended(url)}
     stop = threading.Event()
 
     def monitor() -> None:
@@ -142,24 +266,42 @@ def closed_loop(shop: Shop, api: OrdersApi, seconds: float, in_flight: int) -> d
     for thread in threads:
         thread.start()
     warm_up = min(5.0, seconds / 4)
+    say(f"closed loop: warming up {warm_up:.0f}s")
     time.sleep(warm_up)
+    meter = CpuMeter(shop)
+    meter.start()
     first, t1 = done["ended"], time.monotonic()
-    time.sleep(seconds)
+    while time.monotonic() - t1 < seconds:
+        time.sleep(min(5.0, seconds - (time.monotonic() - t1)))
+        shop.check_alive()
+        say(f"closed loop: {done['ended'] - first} sagas ended, {orders.placed} placed")
     last, t2 = done["ended"], time.monotonic()
+    cpu = meter.per_saga_ms(last - first)
+    transactions = meter.transactions_per_saga(last - first)
     stop.set()
     for thread in threads:
         thread.join(10)
-    wait_drained(url, orders.placed)
-    return {"sagas_per_second": round((last - first) / (t2 - t1), 1), "in_flight": in_flight}
+    drain(shop)
+    rate = round((last - first) / (t2 - t1), 1)
+    say(f"closed loop: {rate} sagas/s")
+    return {
+        "sagas_per_second": rate,
+        "in_flight": in_flight,
+        "cpu_ms_per_saga": cpu,
+        "kafka_transactions_per_saga": transactions,
+    }
 
 
 def fixed_rate(shop: Shop, api: OrdersApi, rate: float, seconds: float) -> dict[str, Any]:
     """``rate`` orders/s for ``seconds``; order → end latency of those orders."""
     url = shop.urls["orders"]
     orders = Orders(api, seed=int(rate))
-    count = int(rate * seconds)
+    total = int(rate * seconds)
     with engine_for(url).connect() as conn:
         since = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    before = ended(url)
+    meter = CpuMeter(shop)
+    meter.start()
     t0 = time.monotonic()
     next_index = {"i": 0}
     lock = threading.Lock()
@@ -170,7 +312,7 @@ def fixed_rate(shop: Shop, api: OrdersApi, rate: float, seconds: float) -> dict[
             with lock:
                 i = next_index["i"]
                 next_index["i"] += 1
-            if i >= count:
+            if i >= total:
                 return
             delay = t0 + i / rate - time.monotonic()
             if delay > 0:
@@ -179,32 +321,38 @@ def fixed_rate(shop: Shop, api: OrdersApi, rate: float, seconds: float) -> dict[
                 late["n"] += 1
             orders.place_one()
 
+    say(f"{rate:.0f} orders/s for {seconds:.0f}s")
     threads = [threading.Thread(target=place, daemon=True) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(seconds + TIMEOUT)
+        if thread.is_alive():
+            raise RuntimeError(f"placing {total} orders took over {seconds + TIMEOUT:.0f}s")
     placing = time.monotonic() - t0
-    wait_drained(url, _orders(url))
-    latencies, hops = _latencies(url, since)
-    return {
+    drain(shop)
+    sagas = ended(url) - before
+    cpu = meter.per_saga_ms(sagas)
+    transactions = meter.transactions_per_saga(sagas)
+    latencies, moves = _latencies(url, since)
+    result = {
         "rate": rate,
-        "orders": count,
-        "achieved_rate": round(count / placing, 1),
+        "orders": total,
+        "achieved_rate": round(total / placing, 1),
         "orders_placed_late": late["n"],
         "latency_ms": {
             "p50": round(quantile(latencies, 0.5) * 1000, 1),
+            "p90": round(quantile(latencies, 0.9) * 1000, 1),
             "p99": round(quantile(latencies, 0.99) * 1000, 1),
             "max": round(max(latencies, default=0.0) * 1000, 1),
         },
-        "hops_ms": hops,
+        "cpu_ms_per_saga": cpu,
+        "kafka_transactions_per_saga": transactions,
+        "hops_ms": hop_split(shop.urls, since),
+        "moves_ms": moves,
     }
-
-
-def _orders(url: str) -> int:
-    with engine_for(url).connect() as conn:
-        value = conn.execute(text("SELECT count(*) FROM customer_order")).scalar_one()
-    return int(value)
+    say(f"{rate:.0f} orders/s: p50 {result['latency_ms']['p50']} ms")
+    return result
 
 
 def _latencies(url: str, since: Any) -> tuple[list[float], dict[str, float]]:
@@ -232,8 +380,51 @@ def _latencies(url: str, since: Any) -> tuple[list[float], dict[str, float]]:
     by_trigger: dict[str, list[float]] = {}
     for trigger, gap in gaps:
         by_trigger.setdefault(trigger.rsplit(".", 1)[-1], []).append(float(gap))
-    hops = {k: round(statistics.median(v) * 1000, 1) for k, v in by_trigger.items() if len(v) > 10}
-    return [float(row[0]) for row in ends], hops
+    moves = {k: round(statistics.median(v) * 1000, 1) for k, v in by_trigger.items() if len(v) > 10}
+    return [float(row[0]) for row in ends], moves
+
+
+def hop_split(urls: dict[str, str], since: Any) -> dict[str, Any]:
+    """Each event's relay time (written → published) and delivery time (published → the
+    consuming transaction), from every service's outbox and inbox."""
+    published: dict[Any, tuple[str, Any, Any]] = {}
+    consumed: list[tuple[Any, Any]] = []
+    for service in SERVICES:
+        with engine_for(urls[service]).connect() as conn:
+            for event_id, created, done in conn.execute(
+                text(
+                    "SELECT event_id, created_at, published_at FROM saga_outbox "
+                    "WHERE created_at >= :t AND published_at IS NOT NULL"
+                ),
+                {"t": since},
+            ):
+                published[event_id] = (service, created, done)
+            consumed += conn.execute(
+                text("SELECT event_id, processed_at FROM saga_inbox WHERE processed_at >= :t"),
+                {"t": since},
+            ).all()
+
+    def summary(values: list[float]) -> dict[str, float]:
+        return {
+            "p50": round(quantile(values, 0.5) * 1000, 1),
+            "p90": round(quantile(values, 0.9) * 1000, 1),
+            "p99": round(quantile(values, 0.99) * 1000, 1),
+            "n": len(values),
+        }
+
+    relay: dict[str, list[float]] = {}
+    for service, created, done in published.values():
+        relay.setdefault(service, []).append((done - created).total_seconds())
+    deliver = [
+        (at - published[event_id][2]).total_seconds()
+        for event_id, at in consumed
+        if event_id in published
+    ]
+    return {
+        "relay": summary([v for values in relay.values() for v in values]),
+        "relay_by_producer": {k: summary(v) for k, v in sorted(relay.items())},
+        "deliver": summary(deliver),
+    }
 
 
 # -- raw limits ------------------------------------------------------------------------------
@@ -268,6 +459,7 @@ def raw_postgres(endpoints: Endpoints, seconds: float) -> dict[str, float]:
     url = urls["payments"].replace("postgresql+psycopg://", "postgresql://", 1)
     out: dict[str, float] = {}
     for connections in (1, 4):
+        say(f"raw PostgreSQL, {connections} connection(s)")
         stop = threading.Event()
         counts = [0] * connections
         threads = [
@@ -296,6 +488,7 @@ def raw_kafka(endpoints: Endpoints, messages: int = 2000) -> dict[str, Any]:
     create_topics(config, [topic], partitions=1)
     out: dict[str, Any] = {}
     for mode in ("idempotent", "transactional"):
+        say(f"raw Kafka round trips, {mode}")
         consumer = Consumer(
             {
                 **config,
@@ -306,8 +499,12 @@ def raw_kafka(endpoints: Endpoints, messages: int = 2000) -> dict[str, Any]:
             }
         )
         consumer.subscribe([topic])
-        while not consumer.assignment():
+
+        def assigned(consumer: Consumer = consumer) -> bool:
             consumer.poll(0.1)
+            return bool(consumer.assignment())
+
+        wait_for("the round-trip consumer's assignment", assigned)
         producer_config = {**config, "enable.idempotence": True, "acks": "all", "linger.ms": 0}
         if mode == "transactional":
             producer_config["transactional.id"] = f"bench-{uuid.uuid4().hex[:6]}"
@@ -324,14 +521,17 @@ def raw_kafka(endpoints: Endpoints, messages: int = 2000) -> dict[str, Any]:
                 producer.commit_transaction(30)
             else:
                 producer.flush(30)
+            deadline = time.monotonic() + 30
             while True:
-                message = consumer.poll(5)
+                message = consumer.poll(1)
                 if (
                     message is not None
                     and message.error() is None
                     and message.value() == str(i).encode()
                 ):
                     break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"round trip {i} ({mode}) not back within 30s")
             samples.append(time.perf_counter() - started)
         producer.flush(30)
         consumer.close()
@@ -343,26 +543,47 @@ def raw_kafka(endpoints: Endpoints, messages: int = 2000) -> dict[str, Any]:
 
 
 def main() -> int:
+    global TIMEOUT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=20, help="length of each measurement")
-    parser.add_argument("--in-flight", type=int, default=2000, help="closed loop: open orders")
+    parser.add_argument("--seconds", type=float, default=15, help="length of each measurement")
+    parser.add_argument("--in-flight", type=int, default=1000, help="closed loop: open orders")
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated, of: {', '.join(PHASES)} (default: all)",
+    )
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="longest any wait takes")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = sorted(set(phases) - set(PHASES))
+    if unknown:
+        parser.error(f"unknown phase(s) {', '.join(unknown)}: choose from {', '.join(PHASES)}")
+    TIMEOUT = args.timeout
     endpoints = resolve_endpoints(Settings())
     results: dict[str, Any] = {"seconds": args.seconds}
-    for copies in (1, 2):
-        key = f"{copies}_process{'es' if copies > 1 else ''}_per_service"
-        with running_shop(endpoints, copies) as (shop, api):
-            phase: dict[str, Any] = {
-                "closed_loop": closed_loop(shop, api, args.seconds, args.in_flight),
-            }
-            for rate in (50, 200):
-                phase[f"rate_{rate}"] = fixed_rate(shop, api, rate, args.seconds)
-        results[key] = phase
-        print(json.dumps({key: phase}, indent=2), flush=True)
-    results["raw_postgres"] = raw_postgres(endpoints, min(10.0, args.seconds))
-    results["raw_kafka"] = raw_kafka(endpoints)
-    print(json.dumps({k: results[k] for k in ("raw_postgres", "raw_kafka")}, indent=2))
+
+    def emit(key: str, value: Any) -> None:
+        results[key] = value
+        print(json.dumps({key: value}, indent=2), flush=True)
+
+    one = [p for p in ("closed", "rate50", "rate150") if p in phases]
+    if one:
+        with running_shop(endpoints, 1) as (shop, api):
+            for phase in one:
+                if phase == "closed":
+                    emit("closed_loop", closed_loop(shop, api, args.seconds, args.in_flight))
+                else:
+                    rate = float(phase.removeprefix("rate"))
+                    emit(phase, fixed_rate(shop, api, rate, args.seconds))
+    if "two" in phases:
+        with running_shop(endpoints, 2) as (shop, api):
+            closed = closed_loop(shop, api, args.seconds, args.in_flight)
+            emit("two_per_service_closed_loop", closed)
+            emit("two_per_service_rate50", fixed_rate(shop, api, 50, args.seconds))
+    if "raw" in phases:
+        emit("raw_postgres", raw_postgres(endpoints, min(10.0, args.seconds)))
+        emit("raw_kafka", raw_kafka(endpoints))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -190,6 +190,11 @@ def round_trip(bootstrap: str, config: dict[str, object], *, timeout: float = 30
     futures = admin.create_topics([NewTopic(READY_TOPIC, num_partitions=1, replication_factor=1)])
     try:
         futures[READY_TOPIC].result(timeout=timeout)
+    except TimeoutError:
+        raise StackError(
+            f"Kafka at {bootstrap} did not create a test topic in {timeout:.0f}s: it is still "
+            "starting or stuck; see `saga stack logs kafka`, then run `saga stack up` again"
+        ) from None
     except KafkaException as exc:
         if "TOPIC_ALREADY_EXISTS" not in str(exc):
             secrets = [str(v) for k, v in config.items() if is_secret_option(k)]
