@@ -12,6 +12,8 @@ Points in the framework:
 ``relay.before_read_ahead``  a batch in flight, the next one not read yet
 ``relay.before_commit``      records produced in the lane's Kafka transaction, not committed
 ``relay.after_commit``       Kafka transaction committed (broker acknowledged), rows not marked
+``relay.before_flush``       at-least-once: a lane's records produced, acknowledgements awaited
+``relay.after_flush``        at-least-once: every record acknowledged, rows not marked
 ``relay.after_mark``         rows marked published in PostgreSQL
 ``inbox.in_handler``         inside the consumer's database transaction, before a handler runs
 ``inbox.after_db_commit``    database transaction committed, Kafka offsets not yet committed

@@ -188,6 +188,13 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         default=1_048_576, gt=0, description="largest event payload encoded or decoded"
     )
+    relay_delivery: Literal["exactly-once", "at-least-once"] = Field(
+        default="exactly-once",
+        description="how relays publish the outbox: exactly-once (Kafka transactions, the "
+        "default) or at-least-once (an idempotent producer: several times less broker CPU; "
+        "after a relay crash a row may be published twice, and framework consumers drop the "
+        "copy in their inbox)",
+    )
     partitioner: Literal["consistent_random", "murmur2_random"] = Field(
         default="consistent_random",
         description="how the relay maps a key to a partition: consistent_random (librdkafka's "

@@ -73,6 +73,23 @@ def _describe(error: KafkaError) -> str:
     return f"{error.name()}: {error.str()}"
 
 
+def _produce(producer: Producer, row: PendingRow, callback: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout  # the lease keeper counts on this bound
+    while time.monotonic() < deadline:  # wait for room in the local queue
+        try:
+            producer.produce(
+                row.topic,
+                value=row.value,
+                key=row.key,
+                headers=row.headers,
+                on_delivery=callback,
+            )
+            return
+        except BufferError:
+            producer.poll(0.05)
+    raise KafkaException(KafkaError(KafkaError._QUEUE_FULL, "local queue stays full"))
+
+
 class LaneProducer:
     """The transactional producer of one lane, owned by one relay at a time."""
 
@@ -131,7 +148,12 @@ class LaneProducer:
                     spans.append(_telemetry.producer_span(row.topic, traceparent, self.lane))
                     traced_ids.add(row.id)
                 try:
-                    self._produce(row, lambda e, m, rid=row.id: on_delivery(e, m, rid), timeout)
+                    _produce(
+                        self._producer,
+                        row,
+                        lambda e, m, rid=row.id: on_delivery(e, m, rid),
+                        timeout,
+                    )
                 except KafkaException as exc:
                     error = exc.args[0]
                     if error.code() not in _PERMANENT:
@@ -162,22 +184,6 @@ class LaneProducer:
         self._committed_at = time.monotonic()
         crash_point("relay.after_commit")
         return BatchResult(LaneOutcome.COMMITTED, published=sent, refused=failed)
-
-    def _produce(self, row: PendingRow, callback: Any, timeout: float) -> None:
-        deadline = time.monotonic() + timeout  # the lease keeper counts on this bound
-        while time.monotonic() < deadline:  # wait for room in the local queue
-            try:
-                self._producer.produce(
-                    row.topic,
-                    value=row.value,
-                    key=row.key,
-                    headers=row.headers,
-                    on_delivery=callback,
-                )
-                return
-            except BufferError:
-                self._producer.poll(0.05)
-        raise KafkaException(KafkaError(KafkaError._QUEUE_FULL, "local queue stays full"))
 
     def _after_failure(
         self,
@@ -210,4 +216,107 @@ class LaneProducer:
         # Nothing to flush: an open transaction is aborted by the next owner's init. A
         # fenced (fatal) producer raises its error again here; it is known already.
         with contextlib.suppress(KafkaException):
+            self._producer.poll(0)
+
+
+class IdempotentLane:
+    """One lane's idempotent producer, for ``delivery="at-least-once"``: no transaction,
+    no progress record, no fencing. A row is marked published once the broker acknowledged
+    the lane's whole batch; a relay that dies before marking, or a relay that lost its
+    lease while publishing, publishes rows again, and every framework consumer drops the
+    copies in its inbox (same event id).
+
+    Per-key order of first deliveries holds: within one producer the broker appends a
+    partition's records only in sequence, so what got through is a prefix of what was
+    produced; and this producer never lets librdkafka skip a failed record and go on
+    (``enable.gapless.guarantee``, and a message timeout longer than the relay waits). On
+    any failure the batch is not marked and the producer is replaced, so the rows go out
+    again in id order."""
+
+    def __init__(self, config: dict[str, Any], lane: int, wait: float) -> None:
+        self.lane = lane
+        self._producer = Producer(
+            {
+                **config,
+                "enable.gapless.guarantee": True,
+                # The relay gives up (and replaces this producer) before librdkafka would
+                # time a record out and carry on behind it.
+                "message.timeout.ms": int((wait + 30) * 1000),
+            }
+        )
+
+    def init(self, timeout: float) -> None:
+        """Nothing to fence: another relay's copies are duplicates, dropped by inboxes."""
+
+    def publish(
+        self, rows: list[PendingRow], timeout: float, unmarked: Sequence[int] = ()
+    ) -> BatchResult:
+        """Produce ``rows`` (ascending ids, one lane) and wait for every acknowledgement."""
+        del unmarked  # nothing to carry: rows not marked are published again
+        failed: dict[int, str] = {}
+        delivery_errors: dict[int, tuple[str, bool]] = {}  # id: (error, permanent)
+        blocked_keys: set[bytes] = set()
+        sent: list[int] = []
+        traced = _telemetry.enabled()
+        spans: list[Any] = []
+
+        def on_delivery(error: KafkaError | None, message: Message, row_id: int) -> None:
+            if error is not None:
+                delivery_errors[row_id] = (_describe(error), error.code() in _PERMANENT)
+
+        try:
+            for row in rows:
+                if row.key in blocked_keys:
+                    continue  # behind a refused row of its key: stays pending
+                traceparent = _telemetry.traceparent_of(row.headers) if traced else None
+                if traceparent and not _telemetry.sampled_out(traceparent):
+                    spans.append(_telemetry.producer_span(row.topic, traceparent, self.lane))
+                try:
+                    _produce(
+                        self._producer,
+                        row,
+                        lambda e, m, rid=row.id: on_delivery(e, m, rid),
+                        timeout,
+                    )
+                except KafkaException as exc:
+                    error = exc.args[0]
+                    if error.code() not in _PERMANENT:
+                        raise
+                    failed[row.id] = _describe(error)
+                    blocked_keys.add(row.key)
+                    continue
+                sent.append(row.id)
+            crash_point("relay.before_flush")
+            left = self._producer.flush(timeout)
+        except KafkaException as exc:
+            if spans:
+                _telemetry.end_spans(spans, exc.args[0].name())
+            return BatchResult(
+                LaneOutcome.ABORTED, refused=failed, error=_describe(exc.args[0]), produced=True
+            )
+        if left or delivery_errors:
+            error = f"{left} records unacknowledged after {timeout:.0f}s" if left else ""
+            if spans:
+                _telemetry.end_spans(spans, "delivery failed")
+            if len(sent) == 1 and delivery_errors.get(sent[0], ("", False))[1]:
+                failed[sent[0]] = delivery_errors[sent[0]][0]  # alone: surely its own error
+                return BatchResult(LaneOutcome.ABORTED, refused=failed, produced=True)
+            permanent = {i for i, (_, p) in delivery_errors.items() if p}
+            first = next(iter(delivery_errors.values()), ("", False))[0]
+            return BatchResult(
+                LaneOutcome.ABORTED,
+                refused=failed,
+                suspects=permanent,
+                error=error or first,
+                produced=True,
+            )
+        if spans:
+            _telemetry.end_spans(spans)
+        crash_point("relay.after_flush")
+        return BatchResult(LaneOutcome.COMMITTED, published=sent, refused=failed)
+
+    def close(self) -> None:
+        # Records still queued are dropped: they are not marked, so they go out again.
+        with contextlib.suppress(KafkaException):
+            self._producer.purge()
             self._producer.poll(0)

@@ -20,8 +20,11 @@ class Procs:
         self.logs = logs
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *arguments: str, crash_at: str | None = None) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if k != "SAGA_CRASH_AT"}
+    def start(
+        self, *arguments: str, crash_at: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start an ``_apps`` command; ``env``: variables to add (e.g. SAGA_RELAY_DELIVERY)."""
+        env = {k: v for k, v in os.environ.items() if k != "SAGA_CRASH_AT"} | (env or {})
         if crash_at:
             env["SAGA_CRASH_AT"] = crash_at
         log = (self.logs / f"{arguments[0]}-{len(self.started)}.log").open("wb")

@@ -26,3 +26,16 @@ def test_a_repeated_line_is_let_through_once_and_counted(
     assert len(lines) == 3
     assert "SESSTMOUT" in lines[1]
     assert lines[2].endswith("(3 more like it in the last minute)")
+
+
+def test_the_warning_about_a_setting_chosen_on_purpose_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = kafka_logger()
+    with caplog.at_level(logging.INFO, logger="saga.kafka"):
+        logger.warning(
+            "CONFWARN [rdkafka#producer-4] [thrd:app]: Configuration property "
+            "enable.gapless.guarantee is experimental: When set to `true`, any error ..."
+        )
+        logger.warning("CONFWARN [rdkafka#producer-4] [thrd:app]: something else is odd")
+    assert [r.getMessage().split(": ", 1)[1] for r in caplog.records] == ["something else is odd"]
