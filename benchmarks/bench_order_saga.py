@@ -12,8 +12,9 @@ in-process: HTTP is left out, so the figures are the saga's. Outcome mix as in t
 
 * ``closed``: the maximum sustained rate; a loop that keeps --in-flight orders open, sagas
   ended per second after a warm-up;
-* ``rate50``, ``rate150``: order → end latency (the order row's commit to the saga's
-  terminal history entry, by the database clock) at a fixed rate, with
+* ``idle``: CPU milliseconds per second of every process while no order comes;
+* ``rate50``, ``rate150`` (any ``rate<N>``): order → end latency (the order row's commit to
+  the saga's terminal history entry, by the database clock) at a fixed rate, with
   - the CPU milliseconds per saga of every process (workers, broker, PostgreSQL, this
     process placing the orders), from ``/proc``;
   - the hop split from the outbox and inbox timestamps: ``relay`` = outbox row written →
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import threading
@@ -47,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from sqlalchemy import text
 
 from saga.postgres import connect
@@ -57,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from saga.kafka.admin import create_topics  # noqa: E402
 from saga.postgres.tables import OUTBOX_LANES  # noqa: E402
-from saga.relay.relay import default_relay_name  # noqa: E402
+from saga.relay.relay import DELIVERIES, default_relay_name  # noqa: E402
 from saga.settings import Settings  # noqa: E402
 from saga.stack import Endpoints, resolve_endpoints  # noqa: E402
 from services import setup  # noqa: E402
@@ -68,7 +70,7 @@ from services.demo.report import SAGA, quantile  # noqa: E402
 from services.orders.api import OrdersApi, PlaceOrder  # noqa: E402
 
 PREFIX = "bench-"
-PHASES = ("closed", "rate50", "rate150", "two", "raw")
+PHASES = ("idle", "closed", "rate50", "rate150", "two", "raw")
 STARTED = time.monotonic()
 TIMEOUT = 180.0  # seconds any one wait may take (--timeout)
 
@@ -96,16 +98,25 @@ def engine_for(url: str) -> Any:
 
 
 @contextmanager
-def running_shop(endpoints: Endpoints, copies: int) -> Iterator[tuple[Shop, OrdersApi]]:
+def running_shop(
+    endpoints: Endpoints, copies: int, delivery: str
+) -> Iterator[tuple[Shop, OrdersApi]]:
     prefix = f"{PREFIX}{uuid.uuid4().hex[:6]}."
-    say(f"setting the shop up ({copies} process(es) per service)")
+    say(f"setting the shop up ({copies} process(es) per service, {delivery} relays)")
     setup.start_afresh(endpoints)
     urls = setup.service_urls(endpoints.database_url)
     setup.migrate(urls)
     setup.drop_topics(endpoints, prefix=PREFIX)
     setup.make_topics(endpoints, prefix)
     setup.stock_up(urls["inventory"])
-    shop = Shop(urls, endpoints.kafka_bootstrap, prefix, ROOT / ".saga" / "bench", copies=copies)
+    shop = Shop(
+        urls,
+        endpoints.kafka_bootstrap,
+        prefix,
+        ROOT / ".saga" / "bench",
+        copies=copies,
+        env={"SAGA_RELAY_DELIVERY": delivery},
+    )
     api = OrdersApi(engine_for(urls["orders"]), prefix)
     try:
         shop.start()
@@ -203,10 +214,23 @@ def progress_offsets(shop: Shop) -> int:
         for service in SERVICES:
             topic = f"saga-relay.{default_relay_name(shop.urls[service])}.progress"
             for lane in range(OUTBOX_LANES):
-                total += consumer.get_watermark_offsets(TopicPartition(topic, lane), 10)[1]
+                try:
+                    total += consumer.get_watermark_offsets(TopicPartition(topic, lane), 10)[1]
+                except KafkaException:  # no progress topic yet: the relay published nothing
+                    break
     finally:
         consumer.close()
     return total
+
+
+def database_commits(shop: Shop) -> int:
+    """Transactions committed in the shop's databases so far (``pg_stat_database``)."""
+    with engine_for(shop.urls["orders"]).connect() as conn:
+        value = conn.execute(
+            text("SELECT sum(xact_commit) FROM pg_stat_database WHERE datname = ANY(:names)"),
+            {"names": [f"shop_{s}" for s in SERVICES]},
+        ).scalar_one()
+    return int(value or 0)
 
 
 class CpuMeter:
@@ -224,6 +248,10 @@ class CpuMeter:
     def start(self) -> None:
         self.before = self._sample()
         self.offsets = progress_offsets(self.shop)
+        self.commits = database_commits(self.shop)
+
+    def commits_per_saga(self, sagas: int) -> float:
+        return round((database_commits(self.shop) - self.commits) / max(1, sagas), 1)
 
     def transactions_per_saga(self, sagas: int) -> float:
         return round((progress_offsets(self.shop) - self.offsets) / 2 / max(1, sagas), 1)
@@ -240,6 +268,16 @@ class CpuMeter:
 
 
 # -- phases -----------------------------------------------------------------------------------
+
+
+def idle(shop: Shop, seconds: float) -> dict[str, Any]:
+    """CPU the shop and the stack use per second while no order comes."""
+    meter = CpuMeter(shop)
+    meter.start()
+    say(f"idle for {seconds:.0f}s")
+    time.sleep(seconds)
+    per_second = {k: round(v / seconds, 1) for k, v in meter.per_saga_ms(1).items()}
+    return {"cpu_ms_per_second": per_second}
 
 
 def closed_loop(shop: Shop, api: OrdersApi, seconds: float, in_flight: int) -> dict[str, Any]:
@@ -278,6 +316,7 @@ def closed_loop(shop: Shop, api: OrdersApi, seconds: float, in_flight: int) -> d
     last, t2 = done["ended"], time.monotonic()
     cpu = meter.per_saga_ms(last - first)
     transactions = meter.transactions_per_saga(last - first)
+    commits = meter.commits_per_saga(last - first)
     stop.set()
     for thread in threads:
         thread.join(10)
@@ -289,6 +328,7 @@ def closed_loop(shop: Shop, api: OrdersApi, seconds: float, in_flight: int) -> d
         "in_flight": in_flight,
         "cpu_ms_per_saga": cpu,
         "kafka_transactions_per_saga": transactions,
+        "database_commits_per_saga": commits,
     }
 
 
@@ -334,6 +374,7 @@ def fixed_rate(shop: Shop, api: OrdersApi, rate: float, seconds: float) -> dict[
     sagas = ended(url) - before
     cpu = meter.per_saga_ms(sagas)
     transactions = meter.transactions_per_saga(sagas)
+    commits = meter.commits_per_saga(sagas)
     latencies, moves = _latencies(url, since)
     result = {
         "rate": rate,
@@ -348,6 +389,7 @@ def fixed_rate(shop: Shop, api: OrdersApi, rate: float, seconds: float) -> dict[
         },
         "cpu_ms_per_saga": cpu,
         "kafka_transactions_per_saga": transactions,
+        "database_commits_per_saga": commits,
         "hops_ms": hop_split(shop.urls, since),
         "moves_ms": moves,
     }
@@ -550,34 +592,42 @@ def main() -> int:
     parser.add_argument(
         "--phases",
         default=",".join(PHASES),
-        help=f"comma-separated, of: {', '.join(PHASES)} (default: all)",
+        help=f"comma-separated, run in this order; of: {', '.join(PHASES)}, rate<N> (default: all)",
     )
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="longest any wait takes")
+    parser.add_argument(
+        "--delivery",
+        choices=DELIVERIES,
+        default="exactly-once",
+        help="how the workers' relays publish (SAGA_RELAY_DELIVERY)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    unknown = sorted(set(phases) - set(PHASES))
+    unknown = sorted(p for p in set(phases) - set(PHASES) if not re.fullmatch(r"rate\d+", p))
     if unknown:
         parser.error(f"unknown phase(s) {', '.join(unknown)}: choose from {', '.join(PHASES)}")
     TIMEOUT = args.timeout
     endpoints = resolve_endpoints(Settings())
-    results: dict[str, Any] = {"seconds": args.seconds}
+    results: dict[str, Any] = {"seconds": args.seconds, "delivery": args.delivery}
 
     def emit(key: str, value: Any) -> None:
         results[key] = value
         print(json.dumps({key: value}, indent=2), flush=True)
 
-    one = [p for p in ("closed", "rate50", "rate150") if p in phases]
+    one = [p for p in phases if p in ("idle", "closed") or p.startswith("rate")]
     if one:
-        with running_shop(endpoints, 1) as (shop, api):
+        with running_shop(endpoints, 1, args.delivery) as (shop, api):
             for phase in one:
-                if phase == "closed":
+                if phase == "idle":
+                    emit("idle", idle(shop, args.seconds))
+                elif phase == "closed":
                     emit("closed_loop", closed_loop(shop, api, args.seconds, args.in_flight))
                 else:
                     rate = float(phase.removeprefix("rate"))
                     emit(phase, fixed_rate(shop, api, rate, args.seconds))
     if "two" in phases:
-        with running_shop(endpoints, 2) as (shop, api):
+        with running_shop(endpoints, 2, args.delivery) as (shop, api):
             closed = closed_loop(shop, api, args.seconds, args.in_flight)
             emit("two_per_service_closed_loop", closed)
             emit("two_per_service_rate50", fixed_rate(shop, api, 50, args.seconds))

@@ -155,10 +155,10 @@ class Worker:
         self._consumer_options = dict(consumer_options or {})
         self._with_relay = relay
         self._secrets = (self.database_url, *self.settings.secret_values())
-        self._engine = engine_for(
-            self.database_url,
-            pool_pre_ping=True,
-        )
+        # No ping on every checkout (a round trip per batch): a connection PostgreSQL dropped
+        # fails the batch's first statement, the loop waits that out as an outage and
+        # retries, and SQLAlchemy replaces every connection of the pool at once.
+        self._engine = engine_for(self.database_url)
         self.store = PgStore(
             sessionmaker(self._engine, expire_on_commit=False),
             serializer=self._serializer,

@@ -106,6 +106,7 @@ class Shop:
     prefix: str
     logs: Path
     copies: int = 1  # processes per service (one consumer group each: they share the work)
+    env: dict[str, str] = field(default_factory=dict)  # more variables for every process
     api_port: int = field(default_factory=free_port)
     children: dict[str, Child] = field(default_factory=dict)
     retired: list[Child] = field(default_factory=list)  # removed with remove()
@@ -118,6 +119,7 @@ class Shop:
             SAGA_SCHEMA_DIR=str(ROOT / "avro"),
             PYTHONUNBUFFERED="1",
         )
+        base.update(self.env)
         for service in SERVICES:
             command = [*saga_command(), *worker_args(service), "--topic-prefix", self.prefix]
             env = {**base, "SAGA_DATABASE_URL": self.urls[service]}
