@@ -149,15 +149,16 @@ def topic_uses(subscriptions: Subscriptions, topics: TopicMap) -> dict[str, Topi
     """The topics the hosted sagas and participants read and write, by topic name."""
     uses: dict[str, TopicUse] = {}
 
-    def note(event_type: str, who: str, *, produces: bool) -> None:
-        topic = topics.topic_for(event_type)
+    def note(event_type: str, cls: type[Event], who: str, *, produces: bool) -> None:
+        topic = topics.topic_for(cls)  # the class: its contract may mark it a request
         use = uses.setdefault(topic, TopicUse(topic))
         use.events.add(event_type)
         (use.producers if produces else use.consumers).add(who)
 
     for consumer in subscriptions.all():
-        for event_type in consumer.consumes():
-            note(event_type, consumer.name, produces=False)
-        for event_type in consumer.produces():
-            note(event_type, consumer.name, produces=True)
+        for event_type, cls in consumer.consumes().items():
+            note(event_type, cls, consumer.name, produces=False)
+        for event_type, cls in consumer.produces().items():
+            note(event_type, cls, consumer.name, produces=True)
     return dict(sorted(uses.items()))
+
