@@ -13,12 +13,13 @@ that asks a service to act: a saga step's request or compensation, a command) tr
 
 Without the mark, a service that answers requests reads its own answers back (they share
 the topic with the requests it consumes), and a saga reads back the requests it sends:
-every such record is fetched, woken for and committed, then passed over. The mark is part
-of the contract, which every process that writes or reads the event already has, so writers
-and readers cannot disagree on the topic; every version of one event type carries the same
-role (checked when ``avro/`` loads). Like any custom attribute, it changes neither the
-fingerprint nor compatibility. Marking an event already in use moves it to another topic:
-let its old topic drain first.
+every such record is fetched, woken for and committed, then passed over. A worker says so
+when it starts, and ``saga topics list MODULE... --workers`` shows, per worker, the event
+types it would read and pass over. The mark is part of the contract, which every process
+that writes or reads the event already has, so writers and readers cannot disagree on the
+topic; every version of one event type carries the same role (checked when ``avro/``
+loads). Like any custom attribute, it changes neither the fingerprint nor compatibility.
+Marking an event already in use moves it to another topic: let its old topic drain first.
 
 Override single event types or whole namespaces with a mapping, and prefix every topic
 (e.g. per environment); a namespace's override also names its requests' topic::

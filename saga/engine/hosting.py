@@ -162,3 +162,18 @@ def topic_uses(subscriptions: Subscriptions, topics: TopicMap) -> dict[str, Topi
             note(event_type, cls, consumer.name, produces=True)
     return dict(sorted(uses.items()))
 
+
+def passed_over(reader: Subscriptions, uses: Mapping[str, TopicUse]) -> dict[str, set[str]]:
+    """The event types a worker hosting ``reader`` would read and pass over, by topic: those
+    on the topics it reads that none of its sagas and participants consume. ``uses`` says
+    what travels on each topic (:func:`topic_uses` of the reader and, to see their events
+    too, the other services). Each such record is fetched, woken for and committed for
+    nothing; requests on a topic of their own avoid it (see :mod:`saga.contracts.topics`)."""
+    found: dict[str, set[str]] = {}
+    for topic, use in uses.items():
+        if use.events.isdisjoint(reader.by_event):
+            continue  # not read by this worker
+        skipped = use.events.difference(reader.by_event)
+        if skipped:
+            found[topic] = skipped
+    return found
