@@ -12,12 +12,24 @@ import pytest
 
 from tests._saga_cli import clean_env, run_saga
 
+SHOP = ("services.orders", "services.inventory", "services.payments", "services.shipping")
 APP = "tests.integration.worker.app"  # its requests are not marked
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return clean_env(tmp_path / "stack")
+
+
+def test_the_shop_s_workers_pass_nothing_over(env: dict[str, str]) -> None:
+    done = run_saga("topics", "list", *SHOP, "--workers", "--check", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    rows = {row["topic"]: row for row in map(json.loads, done.stdout.splitlines())}
+    assert [row["passed_over"] for row in rows.values()] == [{}] * len(rows)
+    assert rows["shop.payments.requests"]["producers"] == ["shop.OrderSaga"]
+    assert rows["shop.payments.requests"]["consumers"] == ["payments"]
+    assert rows["shop.payments"]["producers"] == ["payments"]
 
 
 def test_workers_reading_what_they_pass_over_fail_the_check_with_the_fix(
