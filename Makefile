@@ -42,6 +42,7 @@ schemas: $(STAMP)
 	$(BIN)/saga schemas check
 	$(BIN)/saga schemas generate --check --out services/contracts/_generated.py
 	$(BIN)/saga choreography $(SHOP) --external shop.orders.OrderPlaced
+	$(BIN)/saga topics list $(SHOP) --workers --check > /dev/null
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

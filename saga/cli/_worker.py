@@ -21,11 +21,16 @@ from saga.postgres.connect import database_errors, engine_for
 from saga.settings import Settings
 
 out = Console(soft_wrap=True, highlight=False)
+_err = Console(stderr=True, soft_wrap=True, highlight=False)
 topics_app = typer.Typer(
     help="The Kafka topics a set of sagas and participants read and write.",
     no_args_is_help=True,
 )
 
+_FIX = (
+    'mark the requests among them "role": "request" in their contracts (requests travel on '
+    "a topic of their own); other events need a namespace or TopicMap override of their own"
+)
 _TARGETS = typer.Argument(help="modules (every saga and participant in them) or module:Name")
 _PREFIX = typer.Option("--topic-prefix", help="prefix of every topic (e.g. per environment)")
 
@@ -111,15 +116,32 @@ def worker(
 def list_topics(
     targets: Annotated[list[str], _TARGETS],
     topic_prefix: Annotated[str, _PREFIX] = "",
+    workers: Annotated[
+        bool,
+        typer.Option(
+            "--workers",
+            help="each TARGET is a worker of its own (`saga worker TARGET`), not one together",
+        ),
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="exit 1 when a worker reads events it passes over")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per topic")] = False,
 ) -> None:
-    """Which topic each event travels on, who produces and consumes it, and whether the
-    topic exists (with its partition count) when Kafka answers."""
+    """Which topic each event travels on, who produces and consumes it, which events a worker
+    reads and passes over, and whether the topic exists (with its partition count) when
+    Kafka answers."""
     from saga.contracts.topics import TopicMap
-    from saga.engine.hosting import Subscriptions, topic_uses
+    from saga.engine.hosting import Subscriptions, passed_over, topic_uses
 
-    sagas, participants = load_hosts(targets)
+    groups = [[target] for target in targets] if workers else [list(targets)]
+    hosted = {" ".join(group): load_hosts(group) for group in groups}
+    sagas = list(dict.fromkeys(s for found, _ in hosted.values() for s in found))
+    participants = list(dict.fromkeys(p for _, found in hosted.values() for p in found))
     uses = topic_uses(Subscriptions.of(sagas, participants), TopicMap(prefix=topic_prefix))
+    skipped = {
+        worker: passed_over(Subscriptions.of(*found), uses) for worker, found in hosted.items()
+    }
     known = _known_topics()
     rows: list[dict[str, Any]] = [
         {
@@ -127,6 +149,11 @@ def list_topics(
             "events": sorted(use.events),
             "producers": sorted(use.producers),
             "consumers": sorted(use.consumers),
+            "passed_over": {
+                worker: sorted(by_topic[use.topic])
+                for worker, by_topic in skipped.items()
+                if use.topic in by_topic
+            },
             "partitions": None if known is None else known.get(use.topic, 0),
         }
         for use in uses.values()
@@ -134,8 +161,25 @@ def list_topics(
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row))
-        return
-    table = Table("topic", "events", "produced by", "consumed by", "partitions")
+    else:
+        _print_topics(rows)
+        if known is None:
+            out.print("Kafka did not answer: partitions unknown")
+    for worker, by_topic in skipped.items():
+        if by_topic:  # on stderr: `--json` output stays JSON, `--check` says why it failed
+            listed = "; ".join(
+                f"{topic}: {', '.join(e.rpartition('.')[2] for e in sorted(events))}"
+                for topic, events in sorted(by_topic.items())
+            )
+            _err.print(
+                f"{escape(worker)} would read events and pass them over ({escape(listed)}): {_FIX}"
+            )
+    if check and any(skipped.values()):
+        raise typer.Exit(1)
+
+
+def _print_topics(rows: list[dict[str, Any]]) -> None:
+    table = Table("topic", "events", "produced by", "consumed by", "passed over by", "partitions")
     for row in rows:
         partitions = row["partitions"]
         table.add_row(
@@ -143,11 +187,13 @@ def list_topics(
             "\n".join(row["events"]),
             ", ".join(row["producers"]) or "(from outside)",
             ", ".join(row["consumers"]) or "(outside)",
+            "\n".join(
+                f"{worker}: {', '.join(e.rpartition('.')[2] for e in events)}"
+                for worker, events in row["passed_over"].items()
+            ),
             "?" if partitions is None else ("missing" if partitions == 0 else str(partitions)),
         )
     out.print(table)
-    if known is None:
-        out.print("Kafka did not answer: partitions unknown")
 
 
 def _known_topics() -> dict[str, int] | None:

@@ -25,6 +25,7 @@ from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 from saga.contracts._defaults import default_problems
 from saga.contracts.events import Event, contract_of
+from saga.contracts.topics import contract_role
 from saga.errors import DefinitionError, UnknownSchemaError
 
 __all__ = [
@@ -207,7 +208,20 @@ def load_contracts(root: Path | str) -> Contracts:
                 "versions are never deleted"
             )
         histories[name] = tuple(by_number[n] for n in numbers)
+        _check_roles(histories[name])
     return Contracts(root, histories)
+
+
+def _check_roles(history: tuple[SchemaVersion, ...]) -> None:
+    """Every version of one event type declares the same role: the role picks the topic,
+    and writers of every version must meet their readers on one topic."""
+    roles = {v.version: contract_role(v.schema, str(v.path)) for v in history}
+    if len(set(roles.values())) > 1:
+        listed = ", ".join(f"v{n} {role or 'none'}" for n, role in roles.items())
+        raise DefinitionError(
+            f"{history[0].name}: its versions declare different roles ({listed}): give every "
+            'version the same "role" (it picks the topic all versions travel on)'
+        )
 
 
 def _load_file(root: Path, path: Path) -> SchemaVersion:

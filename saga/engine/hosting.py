@@ -149,15 +149,31 @@ def topic_uses(subscriptions: Subscriptions, topics: TopicMap) -> dict[str, Topi
     """The topics the hosted sagas and participants read and write, by topic name."""
     uses: dict[str, TopicUse] = {}
 
-    def note(event_type: str, who: str, *, produces: bool) -> None:
-        topic = topics.topic_for(event_type)
+    def note(event_type: str, cls: type[Event], who: str, *, produces: bool) -> None:
+        topic = topics.topic_for(cls)  # the class: its contract may mark it a request
         use = uses.setdefault(topic, TopicUse(topic))
         use.events.add(event_type)
         (use.producers if produces else use.consumers).add(who)
 
     for consumer in subscriptions.all():
-        for event_type in consumer.consumes():
-            note(event_type, consumer.name, produces=False)
-        for event_type in consumer.produces():
-            note(event_type, consumer.name, produces=True)
+        for event_type, cls in consumer.consumes().items():
+            note(event_type, cls, consumer.name, produces=False)
+        for event_type, cls in consumer.produces().items():
+            note(event_type, cls, consumer.name, produces=True)
     return dict(sorted(uses.items()))
+
+
+def passed_over(reader: Subscriptions, uses: Mapping[str, TopicUse]) -> dict[str, set[str]]:
+    """The event types a worker hosting ``reader`` would read and pass over, by topic: those
+    on the topics it reads that none of its sagas and participants consume. ``uses`` says
+    what travels on each topic (:func:`topic_uses` of the reader and, to see their events
+    too, the other services). Each such record is fetched, woken for and committed for
+    nothing; requests on a topic of their own avoid it (see :mod:`saga.contracts.topics`)."""
+    found: dict[str, set[str]] = {}
+    for topic, use in uses.items():
+        if use.events.isdisjoint(reader.by_event):
+            continue  # not read by this worker
+        skipped = use.events.difference(reader.by_event)
+        if skipped:
+            found[topic] = skipped
+    return found

@@ -47,7 +47,7 @@ from saga.contracts.serde import Serializer
 from saga.contracts.topics import TopicMap
 from saga.definition.model import SagaDefinition, signal_key
 from saga.definition.participant import Participant
-from saga.engine.hosting import SagaRef, SagaVersions, Subscriptions, topic_uses
+from saga.engine.hosting import SagaRef, SagaVersions, Subscriptions, passed_over, topic_uses
 from saga.engine.instance import HistoryEntry
 from saga.engine.messages import OperatorCommand
 from saga.engine.operations import SagaShape
@@ -128,6 +128,8 @@ class Worker:
         )
         uses = topic_uses(self.subscriptions, self.topics)
         self.input_topics = sorted(t for t, use in uses.items() if use.consumers)
+        # What it writes to a topic it reads, and reads back for nothing (said at start).
+        self.reads_back = passed_over(self.subscriptions, uses)
         self._partitions: dict[str, int] = {}  # input topic: partition count at start
         self._recount_at = time.monotonic() + _RECOUNT_SECONDS
         # Each saga's topics: their partition counts must agree (see _check_topics).
@@ -274,6 +276,15 @@ class Worker:
             self.dead_letter_topic,
             "in this process" if self._with_relay else "elsewhere (relay=False)",
         )
+        for topic, events in sorted(self.reads_back.items()):
+            _log.info(
+                "worker %s reads back what it writes to %s (%s) and passes it over: mark the "
+                'requests among them "role": "request" in their contracts (requests travel on '
+                "a topic of their own; see saga.contracts.topics)",
+                self.name,
+                topic,
+                ", ".join(sorted(e.rpartition(".")[2] for e in events)),
+            )
 
     # Rebalances, told in the log: which partitions this worker reads is what an operator
     # asks first when a saga waits.
@@ -415,9 +426,12 @@ class Worker:
         self._partitions = {t: known[t] for t in self.input_topics if t in known}
         missing = sorted(wanted - set(known))
         if missing:
+            named = self.dead_letter_topic == f"{self.topics.prefix}{self.name}.dead-letters"
+            options = f" --name {self.name}" if named and self.dead_letter_topic in missing else ""
+            options += f" --topic-prefix {self.topics.prefix}" if self.topics.prefix else ""
             raise ConfigError(
                 f"topics missing in Kafka: {', '.join(missing)}: create them with "
-                "`saga topics create MODULE... --partitions N` (the modules you host)"
+                f"`saga topics create MODULE...{options} --partitions N` (the modules you host)"
             )
         # One instance's events share a key; with equal partition counts they land on the
         # same partition number of each topic, which one worker of the group reads (range

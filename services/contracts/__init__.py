@@ -2,7 +2,9 @@
 
 The classes are generated from ``avro/`` (the source of truth) into ``_generated.py`` by
 ``saga schemas generate``; this package re-exports them. Each service's events live in its
-namespace (and so travel on its topic): the requests it handles and the answers it gives.
+namespace: the requests it handles (marked ``"role": "request"`` in their contracts, they
+travel on ``<namespace>.requests``, which only that service reads) and the answers it gives
+(on ``<namespace>``, which the order saga reads).
 
 * ``shop.orders``: OrderPlaced (from the HTTP API; starts the order saga), OrderApproved and
   OrderCancelled (the saga's end, applied to the order row);

@@ -54,6 +54,7 @@ class ReleaseStock(
         "type": "record",
         "name": "ReleaseStock",
         "namespace": "shop.inventory",
+        "role": "request",
         "doc": "Compensation: give a reservation back. Not answered.",
         "fields": [
             {
@@ -89,6 +90,7 @@ class ReserveStock(
         "type": "record",
         "name": "ReserveStock",
         "namespace": "shop.inventory",
+        "role": "request",
         "doc": "Request: set stock aside for every line of an order, or none.",
         "fields": [
             {
@@ -496,6 +498,7 @@ class AuthorizePayment(
         "type": "record",
         "name": "AuthorizePayment",
         "namespace": "shop.payments",
+        "role": "request",
         "doc": "Request: hold the order total on the customer's card.",
         "fields": [
             {
@@ -562,6 +565,7 @@ class CapturePayment(
         "type": "record",
         "name": "CapturePayment",
         "namespace": "shop.payments",
+        "role": "request",
         "doc": "Request: take the authorized money once the order shipped.",
         "fields": [
             {
@@ -736,6 +740,7 @@ class VoidPayment(
         "type": "record",
         "name": "VoidPayment",
         "namespace": "shop.payments",
+        "role": "request",
         "doc": "Compensation: release an authorization (refund if captured).",
         "fields": [
             {
@@ -782,6 +787,7 @@ class ShipOrder(
         "type": "record",
         "name": "ShipOrder",
         "namespace": "shop.shipping",
+        "role": "request",
         "doc": "Request: hand the order to a carrier (the point of no return).",
         "fields": [
             {

@@ -6,8 +6,10 @@ return), capture the payment (retried); undo in reverse when something fails.
     saga diagram services.orders.saga:OrderSaga
 
 Hosted by the orders service's worker (``saga worker services.orders --name orders``) in
-the ``shop_orders`` database. Each request goes to the service that owns the step and
-travels on that service's topic; answers come back on it. The saga's end is announced by
+the ``shop_orders`` database. Each request goes to the service that owns the step, on
+that service's requests topic (``shop.payments.requests``: its contract is marked
+``"role": "request"``); answers come back on the service's own topic (``shop.payments``),
+so neither side reads back what it sent. The saga's end is announced by
 ``OrderApproved`` or ``OrderCancelled``, which the orders service applies to the order row
 (:mod:`services.orders.handlers`): the saga never writes the service's tables itself, so
 it could move to a process of its own without a change.

@@ -53,7 +53,11 @@ def test_worker_without_its_tables(
 def test_worker_without_its_topics_names_them(env: dict[str, str]) -> None:
     prefix = unique_prefix()
     done = run_saga("worker", APP, "--name", "shop", "--topic-prefix", prefix, env=env)
-    line = assert_one_line_error(done, "topics missing in Kafka", "saga topics create")
+    line = assert_one_line_error(
+        done,
+        "topics missing in Kafka",
+        f"`saga topics create MODULE... --name shop --topic-prefix {prefix} --partitions N`",
+    )
     for topic in ("shop.dead-letters", "test.shop", "test.tickets"):
         assert f"{prefix}{topic}" in line
 
