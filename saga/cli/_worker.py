@@ -15,6 +15,7 @@ from rich.table import Table
 from saga.cli._loading import load_hosts
 from saga.cli._logs import LOG_FORMAT, configure_logging
 from saga.cli._metrics import METRICS_PORT, serve_metrics
+from saga.cli._relay import RELAY_DELIVERY, with_delivery
 from saga.cli._telemetry import configure_tracing
 from saga.errors import ConfigError
 from saga.postgres.connect import database_errors, engine_for
@@ -50,6 +51,7 @@ def worker(
         str | None,
         typer.Option(help="the outbox's relay name (default: the database's name)"),
     ] = None,
+    relay_delivery: Annotated[str | None, RELAY_DELIVERY] = None,
     batch_size: Annotated[int, typer.Option(help="records per poll batch")] = 500,
     attempts: Annotated[
         int, typer.Option(help="tries of a failing handler before its dead letter")
@@ -78,7 +80,7 @@ def worker(
         if value < 1:
             raise ConfigError(f"{option} {value}: give at least 1")
     sagas, participants = load_hosts(targets)
-    settings = Settings()
+    settings = with_delivery(Settings(), relay_delivery)
     endpoints = resolve_endpoints(settings)
     configure_logging(log_format)
     with database_errors(endpoints.database_url):

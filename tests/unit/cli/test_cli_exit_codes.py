@@ -207,6 +207,14 @@ def test_an_unreachable_database_is_one_line(env: dict[str, str], args: list[str
     assert "secret" not in line
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["relay", "--delivery", "twice"], ["worker", "services.shipping", "--relay-delivery", "x"]],
+)
+def test_a_delivery_no_relay_knows_is_one_line(env: dict[str, str], args: list[str]) -> None:
+    assert_one_line_error(run_saga(*args, env=env), "choose one of exactly-once, at-least-once")
+
+
 # -- the command line itself -------------------------------------------------------------
 
 
