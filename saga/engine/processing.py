@@ -5,6 +5,12 @@ for sagas, ``inbox claim → handler → outbox`` for participants. The runtime 
 of work, calls these functions for a batch of inputs, and commits; an exception rolls
 everything back (the inbox claims too), so the inputs are handled again on redelivery.
 
+A participant's batch handler (:mod:`saga.definition.participant`) is called once for the
+fresh inputs of its event type, in input order. The inputs of one saga instance
+(correlation id, the Kafka key) are never reordered: where an instance's next input goes
+to another handler than its previous one, the calls so far are made first. Whatever the
+calls, emitted events are queued in input order.
+
 This module is the only place that claims inputs in an inbox (:meth:`UnitOfWork.claim`):
 one call per consumer and batch.
 """
@@ -12,12 +18,14 @@ one call per consumer and batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
 from saga.contracts.events import Event
 from saga.definition.model import SagaDefinition
-from saga.definition.participant import Context, Participant
+from saga.definition.participant import BatchContext, Context, Participant
+from saga.definition.participant import Handler as ParticipantHandler
 from saga.definition.signatures import as_events
 from saga.engine.decide import Decision, decide, instance_id_of, park
 from saga.engine.hosting import Consumer, Handler, SagaVersions
@@ -67,6 +75,8 @@ def handle_inputs(
         consumer = SagaVersions(consumer.name, {consumer.version: consumer})
     ids = [inp.input_id for inp in inputs]
     fresh = uow.claim(consumer.name, ids)
+    if isinstance(consumer, Participant) and consumer.batches:
+        return _participant_inputs(uow, consumer, inputs, ids, fresh, now, observer, parents)
     if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
     handled: list[Handled] = []
@@ -102,6 +112,123 @@ def _handle_one(
     emitted = run_handler(consumer, inp, now, session=uow.session, traceparent=traceparent)
     uow.append_outbox(emitted)
     return Handled(consumer.name, emitted=tuple(emitted))
+
+
+def _participant_inputs(
+    uow: UnitOfWork,
+    participant: Participant,
+    inputs: Sequence[Input],
+    ids: Sequence[str],
+    fresh: set[str],
+    now: datetime,
+    observer: Observer | None,
+    parents: Sequence[object | None] | None,
+) -> list[Handled]:
+    """:func:`handle_inputs` for a participant with batch handlers (see the module
+    docstring)."""
+    handled: list[Handled | None] = [None] * len(inputs)
+    messages: list[Message] = []
+    todo: list[int] = []
+    for index, (inp, input_id) in enumerate(zip(inputs, ids, strict=True)):
+        assert isinstance(inp, Message), "participants handle events only"
+        messages.append(inp)
+        if input_id in fresh:
+            fresh.discard(input_id)
+            todo.append(index)
+        else:
+            handled[index] = Handled(participant.name, duplicate=True)
+    for handler, indices in _calls(participant, messages, todo):
+        batch = [messages[i] for i in indices]
+        under = [parents[i] if parents else None for i in indices]
+        if handler is not None and handler.batch:
+            results = _batch(uow, participant, handler, batch, now, observer, under)
+        else:
+            results = [
+                _single(uow, participant, m, now, observer, p)
+                for m, p in zip(batch, under, strict=True)
+            ]
+        for index, result in zip(indices, results, strict=True):
+            handled[index] = result
+    done = [h for h in handled if h is not None]
+    assert len(done) == len(inputs)
+    uow.append_outbox([m for h in done for m in h.emitted])
+    return done
+
+
+def _calls(
+    participant: Participant, messages: Sequence[Message], todo: Sequence[int]
+) -> list[tuple[ParticipantHandler | None, list[int]]]:
+    """Which handler gets which of ``todo`` (indices of ``messages``), call by call: each
+    handler gets its inputs together, in input order, unless a saga instance's inputs would
+    change order (see the module docstring)."""
+    calls: list[tuple[ParticipantHandler | None, list[int]]] = []
+    current: dict[str, tuple[ParticipantHandler | None, list[int]]] = {}
+    taker: dict[str, str] = {}  # correlation id -> the handler its inputs go to now
+    for index in todo:
+        message = messages[index]
+        handler = participant.handlers.get(message.event_type)
+        name = "" if handler is None else handler.name
+        if taker.setdefault(message.correlation_id, name) != name:
+            calls.extend(current.values())
+            current, taker = {}, {message.correlation_id: name}
+        current.setdefault(name, (handler, []))[1].append(index)
+    calls.extend(current.values())
+    return calls
+
+
+def _single(
+    uow: UnitOfWork,
+    participant: Participant,
+    message: Message,
+    now: datetime,
+    observer: Observer | None,
+    parent: object | None,
+) -> Handled:
+    """One input of a single handler (its events are queued by the caller)."""
+    if observer is None:
+        emitted = run_handler(participant, message, now, session=uow.session)
+        return Handled(participant.name, emitted=tuple(emitted))
+    with observer.watch(participant, message, message.correlation_id, parent) as watch:
+        emitted = run_handler(
+            participant, message, now, session=uow.session, traceparent=watch.traceparent
+        )
+        result = Handled(participant.name, emitted=tuple(emitted))
+        watch.done(result)
+    return result
+
+
+def _batch(
+    uow: UnitOfWork,
+    participant: Participant,
+    handler: ParticipantHandler,
+    messages: Sequence[Message],
+    now: datetime,
+    observer: Observer | None,
+    parents: Sequence[object | None],
+) -> list[Handled]:
+    """One call of a batch handler, each input watched as if handled alone (its own span,
+    its emitted events in its trace); its events are queued by the caller."""
+    with ExitStack() as watching:
+        watches = (
+            []
+            if observer is None
+            else [
+                watching.enter_context(observer.watch(participant, m, m.correlation_id, p))
+                for m, p in zip(messages, parents, strict=True)
+            ]
+        )
+        emitted = run_batch_handler(
+            participant,
+            handler,
+            messages,
+            now,
+            session=uow.session,
+            traceparents=[w.traceparent for w in watches] if watches else None,
+        )
+        results = [Handled(participant.name, emitted=tuple(e)) for e in emitted]
+        for watch, result in zip(watches, results, strict=False):  # no watches: unobserved
+            watch.done(result)
+    return results
 
 
 def skip_input(uow: UnitOfWork, consumer: str, input_id: str) -> bool:
@@ -263,10 +390,71 @@ def run_handler(
         now,
         session,
     )
+    return _emitted(
+        participant, handler, message, handler(message.event, context), now, traceparent
+    )
+
+
+def run_batch_handler(
+    participant: Participant,
+    handler: ParticipantHandler,
+    messages: Sequence[Message],
+    now: datetime,
+    *,
+    session: object = None,
+    traceparents: Sequence[str | None] | None = None,
+) -> list[list[Message]]:
+    """Run the batch ``handler`` of ``participant`` once for ``messages`` (all of its event
+    type) and wrap what it emits for each: one list per message, in order.
+
+    Each message's events are wrapped as :func:`run_handler` wraps a single handler's (the
+    same ids, correlation and causation ids, trace context). ``traceparents``: the context
+    each message is handled in, when tracing.
+    """
+    if not messages:
+        return []
+    assert all(m.event_type == messages[0].event_type for m in messages), "one event type"
+    contexts = tuple(
+        Context(participant.name, m.event_id, m.correlation_id, m.causation_id, now, session)
+        for m in messages
+    )
+    results = handler(
+        [m.event for m in messages], BatchContext(participant.name, now, contexts, session)
+    )
+    if results is None:  # nothing for any request
+        return [[] for _ in messages]
+    if isinstance(results, str | bytes | Event) or not isinstance(results, Sequence):
+        raise DefinitionError(
+            f"participant {participant.name}, batch handler {handler.name}: returned "
+            f"{results!r}; return a list with one result per request, in order, or None"
+        )
+    if len(results) != len(messages):
+        raise DefinitionError(
+            f"participant {participant.name}, batch handler {handler.name}: returned "
+            f"{len(results)} results for {len(messages)} requests; return one per request, "
+            "in order (None for a request that emits nothing)"
+        )
+    tracing = traceparents or [None] * len(messages)
+    return [
+        _emitted(participant, handler, message, result, now, traceparent)
+        for message, result, traceparent in zip(messages, results, tracing, strict=True)
+    ]
+
+
+def _emitted(
+    participant: Participant,
+    handler: ParticipantHandler,
+    message: Message,
+    result: object,
+    now: datetime,
+    traceparent: str | None,
+) -> list[Message]:
+    """What a handler returned for ``message``, checked against its return annotation and
+    wrapped: ids derived from the input, its correlation id, its id as causation id."""
     emitted: list[Message] = []
     # The handler's span when tracing (the next hop becomes its child), else the input's.
     traceparent = traceparent or message.envelope.traceparent
-    for index, event in enumerate(as_events(handler(message.event, context))):
+    for index, event in enumerate(as_events(result)):
         if not isinstance(event, Event) or type(event) not in handler.emits:
             raise DefinitionError(
                 f"participant {participant.name}, handler {handler.name}: returned {event!r}, "
