@@ -160,7 +160,7 @@ class Participant:
         return self._register(fn, compensates=None, batch=True)
 
     @property
-    def batches(self) -> bool:
+    def has_batch_handlers(self) -> bool:
         """Whether one of its handlers is a batch handler."""
         return any(h.batch for h in self.handlers.values())
 

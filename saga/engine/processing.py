@@ -65,7 +65,8 @@ def handle_inputs(
     observer: Observer | None = None,
     parents: Sequence[object | None] | None = None,
 ) -> list[Handled]:
-    """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order.
+    """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order (a
+    participant's batch handlers take theirs together: see the module docstring).
 
     An input seen before (or twice in ``inputs``) is a duplicate and changes nothing.
     ``observer`` (tracing, metrics) watches each input's handling; ``parents`` (one per
@@ -75,7 +76,7 @@ def handle_inputs(
         consumer = SagaVersions(consumer.name, {consumer.version: consumer})
     ids = [inp.input_id for inp in inputs]
     fresh = uow.claim(consumer.name, ids)
-    if isinstance(consumer, Participant) and consumer.batches:
+    if isinstance(consumer, Participant) and consumer.has_batch_handlers:
         return _participant_inputs(uow, consumer, inputs, ids, fresh, now, observer, parents)
     if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])

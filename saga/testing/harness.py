@@ -257,7 +257,12 @@ class Harness:
             if self.faults.redeliver and self._random.random() < self.faults.redeliver:
                 self._dropped.append(delivery)
                 continue
-            batch = [delivery, *self._more_for(delivery)]
+            batch = [delivery]
+            for other in self._more_for(delivery):
+                if self.faults.redeliver and self._random.random() < self.faults.redeliver:
+                    self._dropped.append(other)
+                else:
+                    batch.append(other)
             if len(batch) == 1:
                 self.deliver(delivery)
             else:

@@ -47,7 +47,7 @@ def test_a_batch_handler_is_routed_by_its_list_annotation_and_stays_callable() -
     assert (answer.batch, answer.consumes, answer.emits) == (True, Ask, (Yes, No))
     assert (undo.batch, undo.compensates, undo.emits) == (True, "answer", ())
     assert (poke.batch, poke.compensates) == (False, "answer")
-    assert worker.batches
+    assert worker.has_batch_handlers
     assert set(worker.produces()) == {Yes.__event_name__, No.__event_name__}
     assert set(worker.consumes()) == {e.__event_name__ for e in (Ask, Undo, Poke)}
     context = BatchContext("worker", NOW, ())
@@ -62,7 +62,7 @@ def test_a_participant_of_single_handlers_takes_no_batches() -> None:
     def answer(request: Ask) -> Yes:
         return Yes(job_id=request.job_id)
 
-    assert not worker.batches
+    assert not worker.has_batch_handlers
     assert not answer.batch
 
 

@@ -8,7 +8,7 @@ import pytest
 from saga.definition.participant import Participant
 from saga.engine.messages import Message, derived_id
 from saga.errors import ConfigError
-from saga.testing.harness import Harness
+from saga.testing.harness import Faults, Harness
 from tests.sagas.jobs import Ask, Yes
 from tests.sagas.shop import OrderSaga, Shop, placed
 
@@ -22,8 +22,10 @@ def wire(messages: list[Message]) -> list[tuple[str, str, str, str | None, objec
     )
 
 
-def run(shop: Shop, participants: list[Participant], batch_size: int) -> Harness:
-    harness = Harness([OrderSaga], participants, batch_size=batch_size)
+def run(
+    shop: Shop, participants: list[Participant], batch_size: int, faults: Faults | None = None
+) -> Harness:
+    harness = Harness([OrderSaga], participants, batch_size=batch_size, faults=faults)
     for order_id, quantity, amount in ORDERS:
         harness.publish(
             placed(order_id, quantity=quantity, amount_cents=amount),
@@ -48,6 +50,18 @@ def test_batch_handlers_end_the_shop_as_single_handlers_do(batch_size: int) -> N
         assert sizes == {1}
     else:
         assert max(sizes) > 1, batch_shop.calls  # requests really came together
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_faults_change_nothing_with_batches_either(seed: int) -> None:
+    clean_shop, faulty_shop = Shop(), Shop()
+    clean = run(clean_shop, clean_shop.participants(), 1)
+    faults = Faults(duplicate=0.3, reorder=0.5, redeliver=0.2, seed=seed)
+    faulty = run(faulty_shop, faulty_shop.batch_participants(), 3, faults)
+    for order_id, _, _ in ORDERS:
+        assert faulty.state(OrderSaga, order_id) == clean.state(OrderSaga, order_id)
+    assert faulty_shop.effects == clean_shop.effects  # duplicates dropped before the handlers
+    assert faulty_shop.stock == clean_shop.stock
 
 
 def test_a_failing_request_in_a_batch_raises_alone_and_the_others_go_through() -> None:
