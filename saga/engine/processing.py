@@ -6,10 +6,9 @@ of work, calls these functions for a batch of inputs, and commits; an exception 
 everything back (the inbox claims too), so the inputs are handled again on redelivery.
 
 A participant's batch handler (:mod:`saga.definition.participant`) is called once for the
-fresh inputs of its event type, in input order. The inputs of one saga instance
-(correlation id, the Kafka key) are never reordered: where an instance's next input goes
-to another handler than its previous one, the calls so far are made first. Whatever the
-calls, emitted events are queued in input order.
+fresh inputs of its event type, in input order, without reordering one saga instance's
+inputs (:func:`saga.engine.participants.calls`); whatever the calls, emitted events are
+queued in input order.
 
 This module is the only place that claims inputs in an inbox (:meth:`UnitOfWork.claim`):
 one call per consumer and batch.
@@ -22,11 +21,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
-from saga.contracts.events import Event
 from saga.definition.model import SagaDefinition
-from saga.definition.participant import BatchContext, Context, Participant
 from saga.definition.participant import Handler as ParticipantHandler
-from saga.definition.signatures import as_events
+from saga.definition.participant import Participant
 from saga.engine.decide import Decision, decide, instance_id_of, park
 from saga.engine.hosting import Consumer, Handler, SagaVersions
 from saga.engine.instance import TERMINAL, Instance, Status
@@ -36,10 +33,10 @@ from saga.engine.messages import (
     Message,
     OperatorCommand,
     SignalReceived,
-    derived_id,
 )
+from saga.engine.participants import calls, run_batch_handler, run_handler
 from saga.engine.ports import Observer, UnitOfWork
-from saga.errors import DefinitionError, UnknownInstanceError
+from saga.errors import UnknownInstanceError
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +135,7 @@ def _participant_inputs(
             todo.append(index)
         else:
             handled[index] = Handled(participant.name, duplicate=True)
-    for handler, indices in _calls(participant, messages, todo):
+    for handler, indices in calls(participant, messages, todo):
         batch = [messages[i] for i in indices]
         under = [parents[i] if parents else None for i in indices]
         if handler is not None and handler.batch:
@@ -154,27 +151,6 @@ def _participant_inputs(
     assert len(done) == len(inputs)
     uow.append_outbox([m for h in done for m in h.emitted])
     return done
-
-
-def _calls(
-    participant: Participant, messages: Sequence[Message], todo: Sequence[int]
-) -> list[tuple[ParticipantHandler | None, list[int]]]:
-    """Which handler gets which of ``todo`` (indices of ``messages``), call by call: each
-    handler gets its inputs together, in input order, unless a saga instance's inputs would
-    change order (see the module docstring)."""
-    calls: list[tuple[ParticipantHandler | None, list[int]]] = []
-    current: dict[str, tuple[ParticipantHandler | None, list[int]]] = {}
-    taker: dict[str, str] = {}  # correlation id -> the handler its inputs go to now
-    for index in todo:
-        message = messages[index]
-        handler = participant.handlers.get(message.event_type)
-        name = "" if handler is None else handler.name
-        if taker.setdefault(message.correlation_id, name) != name:
-            calls.extend(current.values())
-            current, taker = {}, {message.correlation_id: name}
-        current.setdefault(name, (handler, []))[1].append(index)
-    calls.extend(current.values())
-    return calls
 
 
 def _single(
@@ -363,113 +339,3 @@ def _orphan(
         raise UnknownInstanceError(
             f"{reason}; the saga declares orphans='error' (use 'keep' or 'ignore' to accept it)"
         )
-
-
-def run_handler(
-    participant: Participant,
-    message: Message,
-    now: datetime,
-    *,
-    session: object = None,
-    traceparent: str | None = None,
-) -> list[Message]:
-    """Run ``participant``'s handler for ``message`` and wrap what it emits.
-
-    Emitted events carry the input's correlation id, the input's id as causation id and ids
-    derived from the input, so handling a redelivered event emits the same ids. No handler
-    for the event type: nothing. ``traceparent``: the context the handler runs in, when
-    tracing (else the emitted events continue the input's trace).
-    """
-    handler = participant.handlers.get(message.event_type)
-    if handler is None:
-        return []
-    context = Context(
-        participant.name,
-        message.event_id,
-        message.correlation_id,
-        message.causation_id,
-        now,
-        session,
-    )
-    return _emitted(
-        participant, handler, message, handler(message.event, context), now, traceparent
-    )
-
-
-def run_batch_handler(
-    participant: Participant,
-    handler: ParticipantHandler,
-    messages: Sequence[Message],
-    now: datetime,
-    *,
-    session: object = None,
-    traceparents: Sequence[str | None] | None = None,
-) -> list[list[Message]]:
-    """Run the batch ``handler`` of ``participant`` once for ``messages`` (all of its event
-    type) and wrap what it emits for each: one list per message, in order.
-
-    Each message's events are wrapped as :func:`run_handler` wraps a single handler's (the
-    same ids, correlation and causation ids, trace context). ``traceparents``: the context
-    each message is handled in, when tracing.
-    """
-    if not messages:
-        return []
-    assert all(m.event_type == messages[0].event_type for m in messages), "one event type"
-    contexts = tuple(
-        Context(participant.name, m.event_id, m.correlation_id, m.causation_id, now, session)
-        for m in messages
-    )
-    results = handler(
-        [m.event for m in messages], BatchContext(participant.name, now, contexts, session)
-    )
-    if results is None:  # nothing for any request
-        return [[] for _ in messages]
-    if isinstance(results, str | bytes | Event) or not isinstance(results, Sequence):
-        raise DefinitionError(
-            f"participant {participant.name}, batch handler {handler.name}: returned "
-            f"{results!r}; return a list with one result per request, in order, or None"
-        )
-    if len(results) != len(messages):
-        raise DefinitionError(
-            f"participant {participant.name}, batch handler {handler.name}: returned "
-            f"{len(results)} results for {len(messages)} requests; return one per request, "
-            "in order (None for a request that emits nothing)"
-        )
-    tracing = traceparents or [None] * len(messages)
-    return [
-        _emitted(participant, handler, message, result, now, traceparent)
-        for message, result, traceparent in zip(messages, results, tracing, strict=True)
-    ]
-
-
-def _emitted(
-    participant: Participant,
-    handler: ParticipantHandler,
-    message: Message,
-    result: object,
-    now: datetime,
-    traceparent: str | None,
-) -> list[Message]:
-    """What a handler returned for ``message``, checked against its return annotation and
-    wrapped: ids derived from the input, its correlation id, its id as causation id."""
-    emitted: list[Message] = []
-    # The handler's span when tracing (the next hop becomes its child), else the input's.
-    traceparent = traceparent or message.envelope.traceparent
-    for index, event in enumerate(as_events(result)):
-        if not isinstance(event, Event) or type(event) not in handler.emits:
-            raise DefinitionError(
-                f"participant {participant.name}, handler {handler.name}: returned {event!r}, "
-                "which its return annotation does not name"
-            )
-        emitted.append(
-            Message.new(
-                event,
-                event_id=derived_id(participant.name, message.event_id, str(index)),
-                correlation_id=message.correlation_id,
-                causation_id=message.event_id,
-                producer=participant.name,
-                occurred_at=now,
-                traceparent=traceparent,
-            )
-        )
-    return emitted

@@ -15,7 +15,8 @@ import pytest
 from saga.definition.participant import BatchContext, Context, Participant
 from saga.engine.hosting import Consumer
 from saga.engine.messages import Input, Message, derived_id
-from saga.engine.processing import Handled, handle_inputs, run_batch_handler
+from saga.engine.participants import run_batch_handler
+from saga.engine.processing import Handled, handle_inputs
 from saga.errors import DefinitionError
 from saga.testing._memory import MemoryStore
 from tests.sagas.jobs import Ask, No, Poke, Undo, Yes
