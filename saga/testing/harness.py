@@ -291,9 +291,11 @@ class Harness:
     def deliver_batch(self, deliveries: Sequence[Delivery]) -> list[Handled]:
         """Deliver these deliveries to their one participant at once, as a poll batch.
 
-        If handling them raises, nothing of it stays: they are delivered again one at a time,
-        as the durable runtime does; the first one that fails raises, after the ones before
-        it were applied, and the ones after it go back to the front of the bus.
+        If handling them raises, nothing of it stays in the store: they are delivered again
+        one at a time, as the durable runtime does; the first one that fails raises, after
+        the ones before it were applied, and the ones after it go back to the front of the
+        bus. (What a handler keeps in Python objects is not rolled back, as no transaction
+        holds it: such a handler should raise before it changes anything.)
         """
         participant = deliveries[0].consumer
         if not isinstance(participant, Participant) or any(
