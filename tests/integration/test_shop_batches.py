@@ -11,6 +11,8 @@ capture (refunds).
 
 from __future__ import annotations
 
+import random
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -254,3 +256,42 @@ def test_the_shop_does_in_batches_what_it_does_one_request_at_a_time(
     # A handful of statements per batch, whatever its size (they were 3 to 6 per request).
     assert max(batch[0].statements) <= 5, batch[0].statements
     assert max(batch[1].statements) <= 4, batch[1].statements
+
+
+def test_two_inventory_processes_reserving_hot_stock_in_batches_never_deadlock(
+    databases: Callable[[], str],
+) -> None:
+    url = databases()
+    upgrade_database(url)
+    upgrade("inventory", url)
+    engine = engine_for(url)
+    store = PgStore(sessionmaker(engine), serializer=Serializer(Settings()))
+    with store.sessions() as session, session.begin():
+        receive(session, dict.fromkeys(SKUS, 1_000_000))
+    errors: list[BaseException] = []
+
+    def reserve(worker: int) -> None:
+        shuffled = random.Random(worker)  # a reproducible shuffle per worker
+        try:
+            for batch in range(20):
+                requests = []
+                for i in range(20):
+                    skus = shuffled.sample(SKUS, 3)  # each order names its SKUs in any order
+                    lines = [ReservationLine(sku=s, quantity=1) for s in skus]
+                    order_id = uuid.uuid5(_NS, f"hot-{worker}-{batch}-{i}")
+                    requests.append(
+                        request(ReserveStock(order_id=order_id, lines=lines), str(order_id))
+                    )
+                with store.unit_of_work() as uow:
+                    handle_inputs(uow, inventory, requests, uow.now())
+        except Exception as exc:  # reported by the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reserve, args=(w,)) for w in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    engine.dispose()
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []  # a deadlock would be psycopg.errors.DeadlockDetected here
