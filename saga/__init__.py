@@ -56,6 +56,7 @@ from saga.definition.declarations import State as State
 from saga.definition.declarations import Step as Step
 from saga.definition.declarations import transition as transition
 from saga.definition.diagram import mermaid as mermaid
+from saga.definition.participant import BatchContext as BatchContext
 from saga.definition.participant import Context as Context
 from saga.definition.participant import Participant as Participant
 from saga.definition.saga import Saga as Saga

@@ -7,19 +7,21 @@ keeps its own version table (``inventory_alembic_version``), so that ``saga db u
 never meets a revision it does not know.
 
 Every handler writes one row to its service's ``effect`` table, in the transaction that
-claims the event in the inbox: the event id, what was done and for which order. The table
-has no unique key on purpose: an event applied twice would show as two rows, which the
-demo's invariants look for.
+claims the event in the inbox: the event id, what was done and for which order (a batch
+handler writes its batch's rows with one statement, :func:`log_effects`). The table has no
+unique key on purpose: an event applied twice would show as two rows, which the demo's
+invariants look for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Index, MetaData, Table, Text, Uuid, func, insert
+from sqlalchemy import Column, DateTime, Index, MetaData, Table, Text, Uuid, func, insert, text
 
-from saga import Context
+from saga import BatchContext, Context
 from saga.postgres.connect import engine_for
 
 if TYPE_CHECKING:
@@ -55,6 +57,27 @@ def log_effect(context: Context, table: Table, kind: str, order_id: UUID) -> Non
     """One row in the effect log, in the handler's transaction."""
     context.session.execute(
         insert(table).values(event_id=UUID(context.event_id), kind=kind, order_id=order_id)
+    )
+
+
+def log_effects(
+    context: BatchContext, table: Table, effects: Sequence[tuple[int, str, UUID]]
+) -> None:
+    """The effect log's rows of a batch, ``(request index, kind, order id)`` each, in one
+    statement in the handler's transaction (the event id is the request's)."""
+    if not effects:
+        return
+    context.session.execute(
+        text(
+            f"INSERT INTO {table.name} (event_id, kind, order_id) "  # noqa: S608 (a table)
+            "SELECT * FROM unnest(CAST(:events AS uuid[]), CAST(:kinds AS text[]), "
+            "CAST(:orders AS uuid[]))"
+        ),
+        {
+            "events": [UUID(context.per_request[i].event_id) for i, _, _ in effects],
+            "kinds": [kind for _, kind, _ in effects],
+            "orders": [order_id for _, _, order_id in effects],
+        },
     )
 
 

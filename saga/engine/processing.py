@@ -5,6 +5,11 @@ for sagas, ``inbox claim → handler → outbox`` for participants. The runtime 
 of work, calls these functions for a batch of inputs, and commits; an exception rolls
 everything back (the inbox claims too), so the inputs are handled again on redelivery.
 
+A participant's batch handler (:mod:`saga.definition.participant`) is called once for the
+fresh inputs of its event type, in input order, without reordering one saga instance's
+inputs (:func:`saga.engine.participants.calls`); whatever the calls, emitted events are
+queued in input order.
+
 This module is the only place that claims inputs in an inbox (:meth:`UnitOfWork.claim`):
 one call per consumer and batch.
 """
@@ -12,13 +17,13 @@ one call per consumer and batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
-from saga.contracts.events import Event
 from saga.definition.model import SagaDefinition
-from saga.definition.participant import Context, Participant
-from saga.definition.signatures import as_events
+from saga.definition.participant import Handler as ParticipantHandler
+from saga.definition.participant import Participant
 from saga.engine.decide import Decision, decide, instance_id_of, park
 from saga.engine.hosting import Consumer, Handler, SagaVersions
 from saga.engine.instance import TERMINAL, Instance, Status
@@ -28,10 +33,10 @@ from saga.engine.messages import (
     Message,
     OperatorCommand,
     SignalReceived,
-    derived_id,
 )
+from saga.engine.participants import calls, run_batch_handler, run_handler
 from saga.engine.ports import Observer, UnitOfWork
-from saga.errors import DefinitionError, UnknownInstanceError
+from saga.errors import UnknownInstanceError
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +62,8 @@ def handle_inputs(
     observer: Observer | None = None,
     parents: Sequence[object | None] | None = None,
 ) -> list[Handled]:
-    """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order.
+    """Claim ``inputs`` in the consumer's inbox, then handle each new one, in order (a
+    participant's batch handlers take theirs together: see the module docstring).
 
     An input seen before (or twice in ``inputs``) is a duplicate and changes nothing.
     ``observer`` (tracing, metrics) watches each input's handling; ``parents`` (one per
@@ -67,6 +73,8 @@ def handle_inputs(
         consumer = SagaVersions(consumer.name, {consumer.version: consumer})
     ids = [inp.input_id for inp in inputs]
     fresh = uow.claim(consumer.name, ids)
+    if isinstance(consumer, Participant) and consumer.has_batch_handlers:
+        return _participant_inputs(uow, consumer, inputs, ids, fresh, now, observer, parents)
     if isinstance(consumer, SagaVersions):
         uow.prefetch(consumer.name, [_instance_id(consumer, i) for i in inputs])
     handled: list[Handled] = []
@@ -102,6 +110,102 @@ def _handle_one(
     emitted = run_handler(consumer, inp, now, session=uow.session, traceparent=traceparent)
     uow.append_outbox(emitted)
     return Handled(consumer.name, emitted=tuple(emitted))
+
+
+def _participant_inputs(
+    uow: UnitOfWork,
+    participant: Participant,
+    inputs: Sequence[Input],
+    ids: Sequence[str],
+    fresh: set[str],
+    now: datetime,
+    observer: Observer | None,
+    parents: Sequence[object | None] | None,
+) -> list[Handled]:
+    """:func:`handle_inputs` for a participant with batch handlers (see the module
+    docstring)."""
+    handled: list[Handled | None] = [None] * len(inputs)
+    messages: list[Message] = []
+    todo: list[int] = []
+    for index, (inp, input_id) in enumerate(zip(inputs, ids, strict=True)):
+        assert isinstance(inp, Message), "participants handle events only"
+        messages.append(inp)
+        if input_id in fresh:
+            fresh.discard(input_id)
+            todo.append(index)
+        else:
+            handled[index] = Handled(participant.name, duplicate=True)
+    for handler, indices in calls(participant, messages, todo):
+        batch = [messages[i] for i in indices]
+        under = [parents[i] if parents else None for i in indices]
+        if handler is not None and handler.batch:
+            results = _batch(uow, participant, handler, batch, now, observer, under)
+        else:
+            results = [
+                _single(uow, participant, m, now, observer, p)
+                for m, p in zip(batch, under, strict=True)
+            ]
+        for index, result in zip(indices, results, strict=True):
+            handled[index] = result
+    done = [h for h in handled if h is not None]
+    assert len(done) == len(inputs)
+    uow.append_outbox([m for h in done for m in h.emitted])
+    return done
+
+
+def _single(
+    uow: UnitOfWork,
+    participant: Participant,
+    message: Message,
+    now: datetime,
+    observer: Observer | None,
+    parent: object | None,
+) -> Handled:
+    """One input of a single handler (its events are queued by the caller)."""
+    if observer is None:
+        emitted = run_handler(participant, message, now, session=uow.session)
+        return Handled(participant.name, emitted=tuple(emitted))
+    with observer.watch(participant, message, message.correlation_id, parent) as watch:
+        emitted = run_handler(
+            participant, message, now, session=uow.session, traceparent=watch.traceparent
+        )
+        result = Handled(participant.name, emitted=tuple(emitted))
+        watch.done(result)
+    return result
+
+
+def _batch(
+    uow: UnitOfWork,
+    participant: Participant,
+    handler: ParticipantHandler,
+    messages: Sequence[Message],
+    now: datetime,
+    observer: Observer | None,
+    parents: Sequence[object | None],
+) -> list[Handled]:
+    """One call of a batch handler, each input watched as if handled alone (its own span,
+    its emitted events in its trace); its events are queued by the caller."""
+    with ExitStack() as watching:
+        watches = (
+            []
+            if observer is None
+            else [
+                watching.enter_context(observer.watch(participant, m, m.correlation_id, p))
+                for m, p in zip(messages, parents, strict=True)
+            ]
+        )
+        emitted = run_batch_handler(
+            participant,
+            handler,
+            messages,
+            now,
+            session=uow.session,
+            traceparents=[w.traceparent for w in watches] if watches else None,
+        )
+        results = [Handled(participant.name, emitted=tuple(e)) for e in emitted]
+        for watch, result in zip(watches, results, strict=False):  # no watches: unobserved
+            watch.done(result)
+    return results
 
 
 def skip_input(uow: UnitOfWork, consumer: str, input_id: str) -> bool:
@@ -235,52 +339,3 @@ def _orphan(
         raise UnknownInstanceError(
             f"{reason}; the saga declares orphans='error' (use 'keep' or 'ignore' to accept it)"
         )
-
-
-def run_handler(
-    participant: Participant,
-    message: Message,
-    now: datetime,
-    *,
-    session: object = None,
-    traceparent: str | None = None,
-) -> list[Message]:
-    """Run ``participant``'s handler for ``message`` and wrap what it emits.
-
-    Emitted events carry the input's correlation id, the input's id as causation id and ids
-    derived from the input, so handling a redelivered event emits the same ids. No handler
-    for the event type: nothing. ``traceparent``: the context the handler runs in, when
-    tracing (else the emitted events continue the input's trace).
-    """
-    handler = participant.handlers.get(message.event_type)
-    if handler is None:
-        return []
-    context = Context(
-        participant.name,
-        message.event_id,
-        message.correlation_id,
-        message.causation_id,
-        now,
-        session,
-    )
-    emitted: list[Message] = []
-    # The handler's span when tracing (the next hop becomes its child), else the input's.
-    traceparent = traceparent or message.envelope.traceparent
-    for index, event in enumerate(as_events(handler(message.event, context))):
-        if not isinstance(event, Event) or type(event) not in handler.emits:
-            raise DefinitionError(
-                f"participant {participant.name}, handler {handler.name}: returned {event!r}, "
-                "which its return annotation does not name"
-            )
-        emitted.append(
-            Message.new(
-                event,
-                event_id=derived_id(participant.name, message.event_id, str(index)),
-                correlation_id=message.correlation_id,
-                causation_id=message.event_id,
-                producer=participant.name,
-                occurred_at=now,
-                traceparent=traceparent,
-            )
-        )
-    return emitted

@@ -13,10 +13,13 @@ no-op).
 is replayed one record per transaction, the failing record is tried ``attempts`` times in
 all (the batch's try counts) with backoff, and is then written to the dead-letter topic
 through the unit of work, for that consumer only (the others handle it), exactly once. A
-record that cannot be decoded goes there at once. Outages (database, broker, schema
-registry) and lost races (:class:`~saga.errors.ConcurrencyError`) are never dead-lettered:
-the loop seeks back and :meth:`ConsumerLoop.run` waits them out. Without a dead-letter topic
-the failing record stops the loop: the offsets before it are committed and its error raised.
+participant's batch handler that raises blames none of its records (the batch's try counts
+for none): in the replay it gets one record at a time, and only the one that fails there
+is retried and dead-lettered. A record that cannot be decoded goes there at once. Outages
+(database, broker, schema registry) and lost races (:class:`~saga.errors.ConcurrencyError`)
+are never dead-lettered: the loop seeks back and :meth:`ConsumerLoop.run` waits them out.
+Without a dead-letter topic the failing record stops the loop: the offsets before it are
+committed and its error raised.
 
 **Inboxes.** Each hosted consumer claims under its own name; a record that cannot be decoded
 is claimed under the Kafka consumer group's name. A dead letter's ``dead-letter-group``
@@ -602,22 +605,48 @@ def _away(error: BaseException) -> str:
 
 
 class _Blame:
-    """An observer that remembers the input being handled: when handling raises, the batch's
-    failure is that input's first try. Passes everything on to ``inner``."""
+    """An observer that remembers whose handling raised: when one input's did, the batch's
+    failure is that input's first try; when several did at once (a participant's batch
+    handler), none is blamed and the replay, one record per transaction, finds the one that
+    fails. Passes everything on to ``inner``."""
 
-    __slots__ = ("inner", "input_id")
+    __slots__ = ("inner", "raised")
 
     def __init__(self, inner: Observer | None) -> None:
         self.inner = inner
-        self.input_id: str | None = None
+        self.raised: list[str] = []  # the inputs whose watch an exception went through
+
+    @property
+    def input_id(self) -> str | None:
+        """The input to blame for the failure, if one alone raised."""
+        return self.raised[0] if len(self.raised) == 1 else None
 
     def watch(
         self, consumer: Consumer, inp: Input, subject: str, parent: object | None
     ) -> AbstractContextManager[Watch]:
-        self.input_id = inp.input_id
-        if self.inner is None:
-            return _UNWATCHED
-        return self.inner.watch(consumer, inp, subject, parent)
+        inner = (
+            _UNWATCHED if self.inner is None else self.inner.watch(consumer, inp, subject, parent)
+        )
+        return _Blamed(self, inp.input_id, inner)
+
+
+class _Blamed:
+    """One input's watch, noting in its :class:`_Blame` whether an exception went through."""
+
+    __slots__ = ("blame", "inner", "input_id")
+
+    def __init__(self, blame: _Blame, input_id: str, inner: AbstractContextManager[Watch]) -> None:
+        self.blame = blame
+        self.input_id = input_id
+        self.inner = inner
+
+    def __enter__(self) -> Watch:
+        return self.inner.__enter__()
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: Any) -> bool | None:
+        if kind is not None:
+            self.blame.raised.append(self.input_id)
+        return self.inner.__exit__(kind, *rest)
 
 
 class _Unwatched:

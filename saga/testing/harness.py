@@ -13,6 +13,10 @@ like the durable runtime: inbox per consumer (by event id), instance saved with 
 optimistic version, history, outbox relayed to the bus after commit, deadlines. Fault
 injection (:class:`Faults`, :meth:`Harness.hold`) duplicates, reorders and delays
 deliveries so that authors can prove their handlers idempotent.
+
+``Harness(..., batch_size=50)`` hands a participant up to that many of its pending
+deliveries at once, as a poll batch does, so that its batch handlers get them in one call;
+a batch that raises is handled again one delivery at a time, as the durable runtime does.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from saga.contracts.events import Event, event_name
 from saga.definition.model import SagaDefinition
@@ -41,6 +45,7 @@ from saga.engine.messages import (
 from saga.engine.operations import SagaShape, check
 from saga.engine.processing import (
     Handled,
+    handle_inputs,
     handle_participant_message,
     handle_saga_input,
 )
@@ -55,6 +60,8 @@ from saga.testing._memory import MemoryStore, MemoryUnitOfWork, OrphanEvent
 
 #: Where virtual time starts unless told otherwise.
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
+
+_T = TypeVar("_T")
 
 
 class VirtualClock:
@@ -100,7 +107,11 @@ class Delivery:
 
 
 class Harness:
-    """An in-memory runtime: bus, store, virtual clock, and the shared processing path."""
+    """An in-memory runtime: bus, store, virtual clock, and the shared processing path.
+
+    ``batch_size``: how many pending deliveries to one participant :meth:`drain` hands it
+    at once (a poll batch; 1: one at a time). Its batch handlers get them in one call.
+    """
 
     def __init__(
         self,
@@ -109,7 +120,11 @@ class Harness:
         *,
         start: datetime = EPOCH,
         faults: Faults | None = None,
+        batch_size: int = 1,
     ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size!r}: give a whole number, 1 or more")
+        self.batch_size = batch_size
         self.subscriptions = Subscriptions.of(sagas, participants)
         self.sagas = dict(self.subscriptions.sagas)
         self.participants = list(participants)
@@ -242,11 +257,70 @@ class Harness:
             if self.faults.redeliver and self._random.random() < self.faults.redeliver:
                 self._dropped.append(delivery)
                 continue
-            self.deliver(delivery)
-            delivered += 1
-            if self.faults.duplicate and self._random.random() < self.faults.duplicate:
-                self.pending.insert(self._random.randrange(len(self.pending) + 1), delivery)
+            batch = [delivery]
+            for other in self._more_for(delivery):
+                if self.faults.redeliver and self._random.random() < self.faults.redeliver:
+                    self._dropped.append(other)
+                else:
+                    batch.append(other)
+            if len(batch) == 1:
+                self.deliver(delivery)
+            else:
+                self.deliver_batch(batch)
+            delivered += len(batch)
+            for sent in batch:
+                if self.faults.duplicate and self._random.random() < self.faults.duplicate:
+                    self.pending.insert(self._random.randrange(len(self.pending) + 1), sent)
         return delivered
+
+    def _more_for(self, delivery: Delivery) -> list[Delivery]:
+        """Take the pending deliveries that go to ``delivery``'s participant with it (up to
+        ``batch_size`` in all), in bus order."""
+        if self.batch_size == 1 or not isinstance(delivery.consumer, Participant):
+            return []
+        taken: list[Delivery] = []
+        kept: list[Delivery] = []
+        for other in self.pending:
+            if other.consumer is delivery.consumer and len(taken) < self.batch_size - 1:
+                taken.append(other)
+            else:
+                kept.append(other)
+        self.pending = kept
+        return taken
+
+    def deliver_batch(self, deliveries: Sequence[Delivery]) -> list[Handled]:
+        """Deliver these deliveries to their one participant at once, as a poll batch.
+
+        If handling them raises, nothing of it stays in the store: they are delivered again
+        one at a time, as the durable runtime does; the first one that fails raises, after
+        the ones before it were applied, and the ones after it go back to the front of the
+        bus. (What a handler keeps in Python objects is not rolled back, as no transaction
+        holds it: such a handler should raise before it changes anything.)
+        """
+        participant = deliveries[0].consumer
+        if not isinstance(participant, Participant) or any(
+            d.consumer is not participant for d in deliveries
+        ):
+            raise ConfigError("deliver_batch takes deliveries to one participant")
+        messages = [d.message for d in deliveries]
+        self.deliveries += len(deliveries)
+        together: list[Handled] | None = None
+        try:
+            together = self._commit(
+                lambda uow: handle_inputs(uow, participant, messages, self.clock.now())
+            )
+        except Exception:
+            together = None  # rolled back: the one that fails is found below
+        if together is not None:
+            return together
+        handled: list[Handled] = []
+        for index, delivery in enumerate(deliveries):
+            try:
+                handled.append(self.deliver(delivery))
+            except Exception:
+                self.pending[0:0] = deliveries[index + 1 :]
+                raise
+        return handled
 
     def deliver(self, delivery: Delivery) -> Handled:
         """Deliver one pending delivery now (for tests that choose the order themselves)."""
@@ -393,7 +467,7 @@ class Harness:
             for handled_input in (inp, *handled.replayed):
                 inputs.append({"at": now.isoformat(), "input": handled_input.to_json()})
 
-    def _commit(self, work: Callable[[MemoryUnitOfWork], Handled]) -> Handled:
+    def _commit(self, work: Callable[[MemoryUnitOfWork], _T]) -> _T:
         with self.store.unit_of_work() as uow:
             handled = work(uow)
         for message in self.store.take_outbox():  # the relay: committed rows reach the bus

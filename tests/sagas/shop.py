@@ -10,8 +10,10 @@ state, so that tests can check that each effect happened exactly once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -255,6 +257,8 @@ class Shop:
     capture_failures: int = 0
     effects: Counter[str] = field(default_factory=Counter)
     reservations: dict[str, int] = field(default_factory=dict)
+    calls: list[tuple[str, int]] = field(default_factory=list)
+    """Each call of a batch handler: its name and how many requests it got."""
 
     def participants(self) -> list[Participant]:
         inventory = Participant("inventory")
@@ -303,6 +307,44 @@ class Shop:
                 return ShipmentRefused(order_id=request.order_id, reason="no courier")
             self.effects["ship"] += 1
             return OrderShipped(order_id=request.order_id, tracking=f"t-{request.order_id}")
+
+        return [inventory, payments, shipping]
+
+    def batch_participants(self) -> list[Participant]:
+        """The same services with batch handlers (``void`` stays a single one: a batch
+        handler's compensation may take one request at a time)."""
+        one = {h.name: h for p in self.participants() for h in p.handlers.values()}
+        inventory = Participant("inventory")
+        payments = Participant("payments")
+        shipping = Participant("shipping")
+
+        def each(name: str, requests: Sequence[Event]) -> list[Any]:
+            self.calls.append((name, len(requests)))
+            return [one[name](r) for r in requests]
+
+        @inventory.batch_handler
+        def reserve(requests: list[ReserveStock]) -> list[StockReserved | OutOfStock]:
+            return each("reserve", requests)
+
+        @reserve.batch_compensation
+        def release(requests: list[ReleaseStock]) -> None:
+            each("release", requests)
+
+        @payments.batch_handler
+        def authorize(
+            requests: list[AuthorizePayment],
+        ) -> list[PaymentAuthorized | PaymentDeclined]:
+            return each("authorize", requests)
+
+        authorize.compensation(one["void"].fn)
+
+        @payments.batch_handler
+        def capture(requests: list[CapturePayment]) -> list[PaymentCaptured | CaptureFailed]:
+            return each("capture", requests)
+
+        @shipping.batch_handler
+        def ship(requests: list[ShipOrder]) -> list[OrderShipped | ShipmentRefused]:
+            return each("ship", requests)
 
         return [inventory, payments, shipping]
 

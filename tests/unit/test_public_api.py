@@ -4,7 +4,7 @@ import saga
 import saga.testing
 
 PUBLIC = {
-    "COMPENSATE", "AvroInt", "AvroLong", "ChoreographyReport", "CompatibilityError",
+    "COMPENSATE", "AvroInt", "AvroLong", "BatchContext", "ChoreographyReport", "CompatibilityError",
     "ConcurrencyError", "ConfigError", "Context", "ContractError", "Contracts", "DecodeError",
     "Decoded", "DefinitionError", "EncodeError", "Encoded", "Envelope", "Event", "HistoryEntry",
     "Instance", "Level", "Message", "Participant", "PayloadTooLarge", "Record",

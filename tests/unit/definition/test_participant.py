@@ -8,7 +8,7 @@ import pytest
 
 from saga.definition.participant import Context, Participant
 from saga.engine.messages import Message, derived_id
-from saga.engine.processing import run_handler
+from saga.engine.participants import run_handler
 from saga.errors import DefinitionError
 from tests.sagas.jobs import Ask, NotAnEvent, Undo, Unlisted, Yes
 
