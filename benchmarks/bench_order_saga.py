@@ -24,9 +24,10 @@ in-process: HTTP is left out, so the figures are the saga's. Outcome mix as in t
   - the median time between the saga's history entries per trigger;
 * ``two``: ``closed`` and ``rate50`` with two processes per service (a consumer group each);
 * ``raw``: PostgreSQL transactions doing one step's writes directly (inbox row, effect
-  row, outbox row; 1 and 4 connections) and a Kafka produce → consume round trip
-  (idempotent producer; one record per producer transaction, read_committed, as the relay
-  publishes).
+  row, outbox row; 1 and 4 connections) and a Kafka produce → consume round trip, one record
+  at a time, read_committed, with the broker's CPU per record: an idempotent produce (the
+  relay's at-least-once delivery), a transaction per record, and a transaction with a
+  second record on another topic (the relay's exactly-once delivery: row + progress).
 
 The shop is drained between phases. Every wait has a deadline (``--timeout``); progress goes
 to stderr, results to stdout as JSON after each phase.
@@ -523,13 +524,36 @@ def raw_postgres(endpoints: Endpoints, seconds: float) -> dict[str, float]:
     return out
 
 
+def _broker_ticks() -> int:
+    pids = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and b"kafka.Kafka" in _read(p / "cmdline")
+    ]
+    return sum(_ticks(pid) for pid in pids)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+# How the relay publishes one row, as plain client calls: an idempotent produce (its
+# at-least-once delivery), or a transaction with the row and a progress record on another
+# topic (exactly-once).
+RAW_MODES = ("idempotent", "transactional", "transactional_with_progress")
+
+
 def raw_kafka(endpoints: Endpoints, messages: int = 2000) -> dict[str, Any]:
-    """Produce → consume round trips, one message at a time."""
+    """Produce → consume round trips, one record at a time, and the broker's CPU per record."""
     config = Settings().kafka_config(endpoints.kafka_bootstrap)
     topic = f"{PREFIX}roundtrip-{uuid.uuid4().hex[:6]}"
-    create_topics(config, [topic], partitions=1)
+    progress = f"{PREFIX}progress-{uuid.uuid4().hex[:6]}"
+    create_topics(config, [topic, progress], partitions=1)
     out: dict[str, Any] = {}
-    for mode in ("idempotent", "transactional"):
+    for mode in RAW_MODES:
         say(f"raw Kafka round trips, {mode}")
         consumer = Consumer(
             {
@@ -547,19 +571,23 @@ def raw_kafka(endpoints: Endpoints, messages: int = 2000) -> dict[str, Any]:
             return bool(consumer.assignment())
 
         wait_for("the round-trip consumer's assignment", assigned)
+        transactional = mode != "idempotent"
         producer_config = {**config, "enable.idempotence": True, "acks": "all", "linger.ms": 0}
-        if mode == "transactional":
+        if transactional:
             producer_config["transactional.id"] = f"bench-{uuid.uuid4().hex[:6]}"
         producer = Producer(producer_config)
-        if mode == "transactional":
+        if transactional:
             producer.init_transactions(30)
         samples: list[float] = []
+        ticks = _broker_ticks()
         for i in range(messages):
             started = time.perf_counter()
-            if mode == "transactional":
+            if transactional:
                 producer.begin_transaction()
             producer.produce(topic, value=str(i).encode())
-            if mode == "transactional":
+            if mode == "transactional_with_progress":
+                producer.produce(progress, value=str(i).encode())
+            if transactional:
                 producer.commit_transaction(30)
             else:
                 producer.flush(30)
@@ -575,11 +603,13 @@ def raw_kafka(endpoints: Endpoints, messages: int = 2000) -> dict[str, Any]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"round trip {i} ({mode}) not back within 30s")
             samples.append(time.perf_counter() - started)
+        broker_ms = (_broker_ticks() - ticks) / TICK * 1000 / messages
         producer.flush(30)
         consumer.close()
         out[mode] = {
             "p50_ms": round(quantile(samples, 0.5) * 1000, 2),
             "p99_ms": round(quantile(samples, 0.99) * 1000, 2),
+            "broker_cpu_ms_per_record": round(broker_ms, 2),
         }
     return out
 

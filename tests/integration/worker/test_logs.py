@@ -32,8 +32,9 @@ def test_json_log_lines_carry_the_trace(scene: Scene) -> None:
         placed("o1-poison"), "o1-poison", traceparent=f"00-{TRACE}-00f067aa0ba902b7-01"
     )
     scene.orders.flush()
+    # The ERROR line comes once the dead letter committed, after the WARNING that announces it.
     eventually(
-        lambda: "dead-lettering" in scene.log(worker, whole=True) or worker.poll() is not None,
+        lambda: "dead-lettered" in scene.log(worker, whole=True) or worker.poll() is not None,
         timeout=60,
         what="the poison order dead-lettered",
     )
