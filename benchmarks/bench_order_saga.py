@@ -549,18 +549,18 @@ RAW_MODES = ("idempotent", "transactional", "transactional_with_progress")
 def raw_kafka(endpoints: Endpoints, messages: int = 2000) -> dict[str, Any]:
     """Produce → consume round trips, one record at a time, and the broker's CPU per record."""
     config = Settings().kafka_config(endpoints.kafka_bootstrap)
-    topic = f"{PREFIX}roundtrip-{uuid.uuid4().hex[:6]}"
     progress = f"{PREFIX}progress-{uuid.uuid4().hex[:6]}"
-    create_topics(config, [topic, progress], partitions=1)
     out: dict[str, Any] = {}
     for mode in RAW_MODES:
         say(f"raw Kafka round trips, {mode}")
+        topic = f"{PREFIX}roundtrip-{uuid.uuid4().hex[:6]}"  # empty: read from its start
+        create_topics(config, [topic, progress], partitions=1)
         consumer = Consumer(
             {
                 **config,
                 "group.id": f"bench-{uuid.uuid4().hex[:6]}",
                 "isolation.level": "read_committed",
-                "auto.offset.reset": "latest",
+                "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 10,
             }
         )

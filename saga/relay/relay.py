@@ -37,8 +37,9 @@ Run it as ``saga relay`` or embed it (``Relay(...).run(stop_event)``). How it st
 
 **At-least-once delivery** (``delivery="at-least-once"``, ``SAGA_RELAY_DELIVERY``) trades the
 last point for speed: each lane publishes with an idempotent producer and no transaction
-(measured on one broker, a transaction costs the broker about 6 times the CPU of the same
-record produced idempotently, and at low rates there is a transaction per event). Rows are
+(measured on one broker, a one-record transaction with its progress record costs the broker
+about 8 times the CPU of the same record produced idempotently, and at low rates there is a
+transaction per event). Rows are
 marked once the broker acknowledged them. A relay that dies between the acknowledgement and
 the mark, or one that lost its lease while publishing, publishes rows again: consumers
 see copies with the same event id, which every framework consumer drops in its inbox, so
