@@ -90,6 +90,52 @@ def _produce(producer: Producer, row: PendingRow, callback: Any, timeout: float)
     raise KafkaException(KafkaError(KafkaError._QUEUE_FULL, "local queue stays full"))
 
 
+@dataclass
+class _Produced:
+    """What :func:`_produce_rows` handed the producer: ``sent`` row ids, ``failed`` ones
+    (refused at once, for good), and the ``publish <topic>`` spans of the sent traced rows."""
+
+    sent: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    spans: list[Any] = field(default_factory=list)
+
+
+def _produce_rows(
+    producer: Producer,
+    rows: list[PendingRow],
+    lane: int,
+    timeout: float,
+    on_delivery: Any,
+    out: _Produced,
+) -> None:
+    """Produce ``rows`` in order into ``out`` (filled as it goes, so that a caller whose
+    batch fails part-way knows what went out); a row refused for good holds back the later
+    rows of its key (they stay pending). Other errors raise ``KafkaException``."""
+    blocked_keys: set[bytes] = set()
+    traced = _telemetry.enabled()
+    for row in rows:
+        if row.key in blocked_keys:
+            continue  # behind a refused row of its key: stays pending
+        traceparent = _telemetry.traceparent_of(row.headers) if traced else None
+        # A row written in no sampled trace gets no span: nothing to continue.
+        span = None
+        if traceparent and not _telemetry.sampled_out(traceparent):
+            span = _telemetry.producer_span(row.topic, traceparent, lane)
+            out.spans.append(span)
+        try:
+            _produce(producer, row, lambda e, m, rid=row.id: on_delivery(e, m, rid), timeout)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() not in _PERMANENT:
+                raise
+            out.failed[row.id] = _describe(error)
+            blocked_keys.add(row.key)
+            if span is not None:
+                _telemetry.end_spans([out.spans.pop()], error.name())
+            continue
+        out.sent.append(row.id)
+
+
 class LaneProducer:
     """The transactional producer of one lane, owned by one relay at a time."""
 
@@ -121,14 +167,10 @@ class LaneProducer:
         PostgreSQL yet: the progress record lists them too, so whoever recovers the lane
         after a crash marks them as well, even if this transaction is the last one.
         """
-        failed: dict[int, str] = {}
         delivery_errors: dict[int, str] = {}
-        blocked_keys: set[bytes] = set()
-        sent: list[int] = []
-        # ``publish <topic>`` per traced record: ended when the transaction ends.
-        traced = _telemetry.enabled()
-        spans: list[Any] = []
-        traced_ids: set[int] = set()
+        # Spans (``publish <topic>`` per traced record) end when the transaction ends.
+        produced = _Produced()
+        sent, failed, spans = produced.sent, produced.failed, produced.spans
 
         def on_delivery(error: KafkaError | None, message: Message, row_id: int) -> None:
             if error is not None and error.code() in _PERMANENT:
@@ -139,31 +181,7 @@ class LaneProducer:
             time.sleep(pause)
         try:
             self._producer.begin_transaction()
-            for row in rows:
-                if row.key in blocked_keys:
-                    continue  # behind a refused row of its key: stays pending
-                traceparent = _telemetry.traceparent_of(row.headers) if traced else None
-                # A row written in no sampled trace gets no span: nothing to continue.
-                if traceparent and not _telemetry.sampled_out(traceparent):
-                    spans.append(_telemetry.producer_span(row.topic, traceparent, self.lane))
-                    traced_ids.add(row.id)
-                try:
-                    _produce(
-                        self._producer,
-                        row,
-                        lambda e, m, rid=row.id: on_delivery(e, m, rid),
-                        timeout,
-                    )
-                except KafkaException as exc:
-                    error = exc.args[0]
-                    if error.code() not in _PERMANENT:
-                        raise
-                    failed[row.id] = _describe(error)
-                    blocked_keys.add(row.key)
-                    if row.id in traced_ids:
-                        _telemetry.end_spans([spans.pop()], error.name())
-                    continue
-                sent.append(row.id)
+            _produce_rows(self._producer, rows, self.lane, timeout, on_delivery, produced)
             if not sent:
                 self._producer.abort_transaction(timeout)
                 return BatchResult(LaneOutcome.ABORTED, refused=failed)
@@ -253,39 +271,16 @@ class IdempotentLane:
     ) -> BatchResult:
         """Produce ``rows`` (ascending ids, one lane) and wait for every acknowledgement."""
         del unmarked  # nothing to carry: rows not marked are published again
-        failed: dict[int, str] = {}
         delivery_errors: dict[int, tuple[str, bool]] = {}  # id: (error, permanent)
-        blocked_keys: set[bytes] = set()
-        sent: list[int] = []
-        traced = _telemetry.enabled()
-        spans: list[Any] = []
+        produced = _Produced()
+        sent, failed, spans = produced.sent, produced.failed, produced.spans
 
         def on_delivery(error: KafkaError | None, message: Message, row_id: int) -> None:
             if error is not None:
                 delivery_errors[row_id] = (_describe(error), error.code() in _PERMANENT)
 
         try:
-            for row in rows:
-                if row.key in blocked_keys:
-                    continue  # behind a refused row of its key: stays pending
-                traceparent = _telemetry.traceparent_of(row.headers) if traced else None
-                if traceparent and not _telemetry.sampled_out(traceparent):
-                    spans.append(_telemetry.producer_span(row.topic, traceparent, self.lane))
-                try:
-                    _produce(
-                        self._producer,
-                        row,
-                        lambda e, m, rid=row.id: on_delivery(e, m, rid),
-                        timeout,
-                    )
-                except KafkaException as exc:
-                    error = exc.args[0]
-                    if error.code() not in _PERMANENT:
-                        raise
-                    failed[row.id] = _describe(error)
-                    blocked_keys.add(row.key)
-                    continue
-                sent.append(row.id)
+            _produce_rows(self._producer, rows, self.lane, timeout, on_delivery, produced)
             crash_point("relay.before_flush")
             left = self._producer.flush(timeout)
         except KafkaException as exc:
